@@ -1,0 +1,201 @@
+"""The Brightway project: biosphere3, IPCC 2021 GWP100 methods and the open-factors database.
+
+bw2io's ``bw2setup()`` fails offline, so biosphere3 comes from ``create_default_biosphere3()``
+and the methods from bw2io's bundled ``lcia_39_ecoinvent.zip``. Aggregated CO2e factors (a
+park's factors.csv, open-factors rows without gases) are written as three project flows in
+``footprint-co2e`` that carry characterisation factor 1 in exactly one part and in the total.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import logging
+import math
+import zipfile
+from functools import lru_cache
+from pathlib import Path
+
+import bw2data as bd
+
+# bw2data reports every write on stdout and draws tqdm bars; footprint shows its own progress.
+logging.getLogger("brightway-stdout-feedback").setLevel(logging.ERROR)
+bd.config.is_test = True  # only switches off bw2data's tqdm bars
+
+from footprint import units
+from footprint.errors import ParkDataError, Problem
+from footprint.flows import ALIASES, FACTOR_GASES
+from footprint.home import PROJECT
+
+PARTS = ("fossil", "biogenic", "luc")
+SOURCE_METHODS = {
+    "total": ("IPCC 2021", "climate change", "global warming potential (GWP100)"),
+    "fossil": ("IPCC 2021", "climate change: fossil", "global warming potential (GWP100)"),
+    "biogenic": ("IPCC 2021", "climate change: biogenic", "global warming potential (GWP100)"),
+    "luc": ("IPCC 2021", "climate change: land use", "global warming potential (GWP100)"),
+}
+METHODS = {part: ("footprint", "IPCC 2021 GWP100", part) for part in SOURCE_METHODS}
+CO2E_DB = "footprint-co2e"
+CO2E_FLOWS = {part: f"co2e-{part}" for part in PARTS}
+OPEN_FACTORS = "open-factors"
+OPEN_FACTORS_CSV = Path(__file__).resolve().parents[1] / "inventories" / "background" / "open-factors.csv"
+CATEGORY_OF_FACTOR = {
+    "electricity": "electricity", "heat": "heat and steam", "fuel": "fuels", "material": "materials",
+    "transport": "transport",
+}
+
+
+def ensure_project() -> None:
+    """Make the project ready; cheap when it already is (each step checks before it writes)."""
+    if bd.projects.current != PROJECT:
+        bd.projects.set_current(PROJECT)
+    if "biosphere3" not in bd.databases:
+        import bw2io
+
+        bw2io.create_default_biosphere3()
+    if CO2E_DB not in bd.databases:
+        _write_co2e_flows()
+    if any(m not in bd.methods for m in METHODS.values()):
+        _write_methods()
+    _ensure_open_factors()
+
+
+def _write_co2e_flows() -> None:
+    db = bd.Database(CO2E_DB)
+    db.register(description="footprint: carriers of aggregated kg CO2e factors, one per IPCC 2021 part")
+    db.write({
+        (CO2E_DB, code): {
+            "name": f"Carbon dioxide equivalent, {part} (aggregated factor)",
+            "unit": "kilogram",
+            "type": "emission",
+            "categories": ("air",),
+        }
+        for part, code in CO2E_FLOWS.items()
+    })
+
+
+@lru_cache(maxsize=1)
+def biosphere_codes() -> dict[tuple[str, tuple[str, ...]], str]:
+    """(name, categories) → biosphere3 code, for every flow."""
+    from bw2data.backends import ActivityDataset as AD
+
+    rows = AD.select(AD.code, AD.name, AD.data).where(AD.database == "biosphere3")
+    return {(r.name, tuple(r.data.get("categories", ()))): r.code for r in rows}
+
+
+def node_ids(database: str, codes: set[str] | None = None) -> dict[str, int]:
+    """code → Brightway node id for a database (optionally only some codes)."""
+    from bw2data.backends import ActivityDataset as AD
+
+    query = AD.select(AD.code, AD.id).where(AD.database == database)
+    if codes is not None:
+        found = {}
+        code_list = sorted(codes)
+        for start in range(0, len(code_list), 500):
+            chunk = code_list[start:start + 500]
+            found.update({r.code: r.id for r in query.where(AD.code.in_(chunk))})
+        return found
+    return {r.code: r.id for r in query}
+
+
+def _write_methods() -> None:
+    path = Path(__import__("bw2io").__file__).parent / "data" / "lcia" / "lcia_39_ecoinvent.zip"
+    with zipfile.ZipFile(path) as archive:
+        shipped = {tuple(m["name"]): m for m in json.load(archive.open("data.json"))}
+    bio = node_ids("biosphere3")
+    co2e = node_ids(CO2E_DB)
+    for part, name in METHODS.items():
+        source = shipped[SOURCE_METHODS[part]]
+        cfs = [(bio[e["input"][1]], float(e["amount"])) for e in source["exchanges"]]
+        cfs += [(co2e[code], 1.0) for p, code in CO2E_FLOWS.items() if part in (p, "total")]
+        method = bd.Method(name)
+        method.register(
+            unit="kg CO2-Eq",
+            description=f"{' | '.join(SOURCE_METHODS[part])} as shipped in bw2io {path.name}, plus factor 1 "
+            f"for footprint's aggregated CO2e flows of this part.",
+            source=path.name,
+        )
+        method.write(cfs)
+
+
+def method_factors(part: str) -> dict[int, float]:
+    """Biosphere node id → characterisation factor of one part's method."""
+    return {int(flow): float(cf) for flow, cf in bd.Method(METHODS[part]).load()}
+
+
+# ---- open-factors ---------------------------------------------------------------------------
+
+OPEN_COLUMNS = ("code", "name", "unit", "category", "location", "scope", "co2", "ch4", "n2o", "fossil", "biogenic",
+                "luc", "source", "reference", "year", "dqr", "comment")
+
+
+def read_open_factors(path: Path | None = None) -> list[dict]:
+    """Rows of open-factors.csv as Brightway datasets; located errors for any bad row."""
+    path = path or OPEN_FACTORS_CSV
+    problems: list[Problem] = []
+    text = path.read_bytes().decode("utf-8-sig")
+    reader = csv.DictReader(text.splitlines())
+    if tuple(reader.fieldnames or ()) != OPEN_COLUMNS:
+        raise ParkDataError([Problem(path.name, 1, None, reader.fieldnames, f"expected columns {OPEN_COLUMNS}")])
+    datasets = []
+    bio = biosphere_codes()
+    for n, r in enumerate(reader, start=2):
+        def num(col: str) -> float | None:
+            if not r[col]:
+                return None
+            try:
+                value = float(r[col])
+            except ValueError:
+                problems.append(Problem(path.name, n, col, r[col], "expected a number"))
+                return None
+            return value if math.isfinite(value) else None
+
+        gases = {g: num(g) for g in FACTOR_GASES}
+        parts = {p: num(p) for p in PARTS}
+        has_gas = any(v is not None for v in gases.values())
+        has_parts = any(v is not None for v in parts.values())
+        if has_gas == has_parts:
+            problems.append(Problem(path.name, n, "co2", None, "expected either gas columns or CO2e part columns"))
+            continue
+        if not units.is_known(r["unit"]) or r["category"] not in CATEGORY_OF_FACTOR or not r["source"]:
+            problems.append(Problem(path.name, n, "unit", r["unit"], "expected a known unit, category and source"))
+            continue
+        exchanges = [{"input": (OPEN_FACTORS, r["code"]), "amount": 1.0, "type": "production"}]
+        for gas, value in gases.items():
+            if value:
+                name, cats = ALIASES[FACTOR_GASES[gas]]
+                exchanges.append({"input": ("biosphere3", bio[(name, cats)]), "amount": value, "type": "biosphere"})
+        exchanges += co2e_exchanges(parts)
+        datasets.append({
+            "database": OPEN_FACTORS, "code": r["code"], "name": r["name"], "reference product": r["name"],
+            "unit": units.PARK_TO_BRIGHTWAY[r["unit"]], "location": r["location"] or "GLO", "type": "process",
+            "category": r["category"], "scope": r["scope"], "source": r["source"], "reference": r["reference"],
+            "year": r["year"], "dqr": int(r["dqr"]) if r["dqr"] else None, "comment": r["comment"],
+            "exchanges": exchanges,
+        })
+    if problems:
+        raise ParkDataError(problems)
+    return datasets
+
+
+def co2e_exchanges(parts: dict[str, float | None]) -> list[dict]:
+    """Biosphere exchanges that make an aggregated factor count exactly its three parts."""
+    return [{"input": (CO2E_DB, CO2E_FLOWS[p]), "amount": v, "type": "biosphere"} for p, v in parts.items() if v]
+
+
+def _ensure_open_factors() -> None:
+    digest = hashlib.sha256(OPEN_FACTORS_CSV.read_bytes()).hexdigest()
+    if bd.databases.get(OPEN_FACTORS, {}).get("sha256") == digest:
+        return
+    datasets = read_open_factors()
+    db = bd.Database(OPEN_FACTORS)
+    db.write({(OPEN_FACTORS, d["code"]): d for d in datasets})
+    bd.databases[OPEN_FACTORS]["sha256"] = digest
+    bd.databases[OPEN_FACTORS]["version"] = f"sha256:{digest[:12]}"
+    bd.databases.flush()
+
+
+def database_versions(names: set[str]) -> dict[str, str]:
+    """A version label per database: its recorded version, else the date it was last modified."""
+    return {n: str(bd.databases[n].get("version") or bd.databases[n].get("modified", "")) for n in sorted(names)}

@@ -1,0 +1,232 @@
+"""Brightway matrices → every product's footprint in one adjoint solve, with contributions.
+
+Solving Aᵀh = Bᵀc gives the footprint of every activity at once (h_j is activity j's kg CO2e
+per unit), so a park of N products costs one factorisation, not N. The background never uses
+park products, so A is block-triangular: the background block is factorised alone and the
+park block is solved after it (DEVELOPERS.md, "Calculation").
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections import defaultdict
+from collections.abc import Callable
+
+with warnings.catch_warnings():  # bw2calc advertises pypardiso; SciPy's SuperLU is our chosen solver
+    warnings.simplefilter("ignore")
+    import bw2calc as bc
+import bw2data as bd
+import numpy as np
+from scipy.sparse.linalg import splu
+
+from footprint import __version__
+from footprint.background import METHODS, PARTS, database_versions, ensure_project, method_factors, node_ids
+from footprint.errors import ParkDataError, Problem
+from footprint.inventory import Exchange, Foreground, build_foreground, write_foreground
+from footprint.models import Contribution, ParkData, ProductResult, Results
+
+Step = Callable[[str], None]
+
+
+def compute_park(park: ParkData, step: Step = lambda _: None) -> Results:
+    """Validate links, (re)write the park database and compute every product."""
+    step("Preparing the Brightway project")
+    ensure_project()
+    step("Linking the park to its background")
+    fg = build_foreground(park)
+    step(f"Writing database {fg.database}")
+    write_foreground(fg)
+    step("Solving all products at once")
+    return calculate(fg)
+
+
+class Solution:
+    """Matrices of the park's LCA and the per-unit footprint of every activity by part."""
+
+    def __init__(self, fg: Foreground):
+        self.fg = fg
+        self.park_ids = node_ids(fg.database)
+        demand = {self.park_ids[o.product_id]: 1.0 for o in fg.park.outputs}
+        self.databases = {fg.database} | bd.Database(fg.database).find_graph_dependents()
+        data_objs = [bd.Database(d).datapackage() for d in sorted(self.databases)]
+        data_objs.append(bd.Method(METHODS["total"]).datapackage())
+        self.lca = bc.LCA(demand, data_objs=data_objs)
+        self.lca.load_lci_data()
+        self.A = self.lca.technosphere_matrix.tocsr()
+        B = self.lca.biosphere_matrix.tocsr()
+        self.cf = {}
+        for part in PARTS:
+            c = np.zeros(B.shape[0])
+            for flow, value in method_factors(part).items():
+                row = self.lca.dicts.biosphere.get(flow)
+                if row is not None:
+                    c[row] = value
+            self.cf[part] = c
+        G = np.column_stack([B.T @ self.cf[p] for p in PARTS])
+        fg_cols = np.array(sorted(self.lca.dicts.activity[i] for i in self.park_ids.values()))
+        self.h = solve_adjoint(self.A, G, fg_cols)
+        if not np.all(np.isfinite(self.h)):
+            raise ParkDataError([Problem("outputs.csv", None, None, None,
+                                         "the park's system of equations has no finite solution")])
+
+    def index(self, key: tuple[str, str]) -> int:
+        db, code = key
+        if db == self.fg.database:
+            return self.lca.dicts.activity[self.park_ids[code]]
+        return self.lca.dicts.activity[self._ids(db)[code]]
+
+    def _ids(self, db: str) -> dict[str, int]:
+        cache = self.__dict__.setdefault("_id_cache", {})
+        if db not in cache:
+            codes = {e.target[1] for e in self.fg.exchanges if e.target[0] == db}
+            cache[db] = node_ids(db, codes)
+        return cache[db]
+
+    def unit_impact(self, e: Exchange) -> np.ndarray:
+        """kg CO2e per unit of the exchange's target, by part."""
+        if e.kind == "biosphere":
+            row = self.lca.dicts.biosphere[self._ids(e.target[0])[e.target[1]]]
+            return np.array([self.cf[p][row] for p in PARTS])
+        return self.h[self.index(e.target)]
+
+
+def solve_adjoint(A, G: np.ndarray, fg_cols: np.ndarray) -> np.ndarray:
+    """Solve Aᵀh = G for all activities, factorising the background block alone.
+
+    With A = [[A_bb, A_bf], [0, A_ff]] (background rows first): A_bbᵀ h_b = G_b, then
+    A_ffᵀ h_f = G_f − A_bfᵀ h_b.
+    """
+    n = A.shape[0]
+    is_fg = np.zeros(n, dtype=bool)
+    is_fg[fg_cols] = True
+    bg_cols = np.flatnonzero(~is_fg)
+    A = A.tocsc()
+    h = np.zeros_like(G, dtype=float)
+    if A[fg_cols][:, bg_cols].nnz:  # a background that uses park products: no block structure
+        return splu(A.T.tocsc()).solve(G)
+    if len(bg_cols):
+        h[bg_cols] = splu(A[bg_cols][:, bg_cols].T.tocsc()).solve(G[bg_cols])
+    rhs = G[fg_cols] - A[bg_cols][:, fg_cols].T @ h[bg_cols]
+    try:
+        h[fg_cols] = splu(A[fg_cols][:, fg_cols].T.tocsc()).solve(rhs)
+    except RuntimeError as e:  # exactly singular; _check_solvable catches the usual cases first
+        raise ParkDataError([Problem("outputs.csv", None, None, None, f"the park's system is singular ({e})")]) from e
+    return h
+
+
+def _contribution(key: str, label: str, parts: np.ndarray, **extra) -> Contribution:
+    return Contribution(key=key, label=label, total=float(parts.sum()), fossil=float(parts[0]),
+                        biogenic=float(parts[1]), luc=float(parts[2]), **extra)
+
+
+def _grouped(items: list[tuple[str, str, np.ndarray, list[str]]]) -> list[Contribution]:
+    sums: dict[str, np.ndarray] = {}
+    labels: dict[str, str] = {}
+    rows: dict[str, list[str]] = defaultdict(list)
+    for key, label, parts, origin in items:
+        sums[key] = sums.get(key, 0) + parts
+        labels.setdefault(key, label)
+        rows[key] += [r for r in origin if r not in rows[key]]
+    out = [_contribution(k, labels[k], v, rows=rows[k]) for k, v in sums.items()]
+    return sorted(out, key=lambda c: -abs(c.total))
+
+
+def calculate(fg: Foreground) -> Results:
+    """Results of every park product from one solve of the written database."""
+    sol = Solution(fg)
+    park = fg.park
+    facilities = {f.facility_id: f for f in park.facilities}
+    products = {o.product_id: o for o in park.outputs}
+    by_product: dict[str, list[Exchange]] = defaultdict(list)
+    for e in fg.exchanges:
+        by_product[e.product_id].append(e)
+
+    # Primary data share (DESIGN §3): p = P⁻ᵀ d over park products, d = primary direct part.
+    pids = [o.product_id for o in park.outputs]
+    cols = np.array([sol.index((fg.database, p)) for p in pids])
+    direct_primary = np.zeros(len(pids))
+    contributions: dict[str, list[tuple[Exchange, np.ndarray]]] = {}
+    for n, pid in enumerate(pids):
+        diag = sol.A[cols[n], cols[n]]
+        items = []
+        for e in by_product[pid]:
+            if e.supplier == pid:
+                continue  # self-use is inside the diagonal
+            parts = e.amount * sol.unit_impact(e) / diag
+            items.append((e, parts))
+            if e.supplier is None and e.data_type == "primary":
+                direct_primary[n] += parts[0] + parts[2]
+        contributions[pid] = items
+    P = sol.A[cols][:, cols]
+    # direct_primary was divided by the diagonal already; undo it for the linear system
+    primary = splu(P.T.tocsc()).solve(direct_primary * P.diagonal())
+
+    background = _background_closure(fg, pids)
+    results = []
+    for n, pid in enumerate(pids):
+        o = products[pid]
+        f = facilities[o.facility_id]
+        h = sol.h[cols[n]]
+        fossil_luc = h[0] + h[2]
+        share = float(np.clip(primary[n] / fossil_luc, 0.0, 1.0)) if fossil_luc > 0 else 0.0
+        items = contributions[pid]
+        by_row, by_fac, by_ent, by_cat = [], [], [], []
+        for e, parts in items:
+            supplier = facilities[products[e.supplier].facility_id] if e.supplier else None
+            if e.kind == "biosphere":
+                supplier = f
+            by_row.append((e.rows[0], e.label, parts, e.rows))
+            fac_key = supplier.facility_id if supplier else "outside-park"
+            by_fac.append((fac_key, supplier.name if supplier else "Purchased from outside the park", parts, e.rows))
+            ent_key = supplier.enterprise if supplier else "outside-park"
+            by_ent.append((ent_key, ent_key if supplier else "Purchased from outside the park", parts, e.rows))
+            by_cat.append((e.category, e.category, parts, e.rows))
+        rows = _grouped(by_row)
+        main = {}
+        for e, _ in items:
+            main.setdefault(e.rows[0], e)
+        for c in rows:
+            e = main[c.key]
+            c.category, c.data_type = e.category, e.data_type
+            if e.kind == "technosphere":
+                c.amount, c.unit = e.amount, e.unit
+        results.append(ProductResult(
+            product_id=pid, name=o.name, name_zh=o.name_zh, facility_id=f.facility_id, facility=f.name,
+            enterprise=f.enterprise, enterprise_id=f.enterprise_id, unit=o.unit, amount=o.amount, mass_kg=o.mass_kg,
+            hs_code=o.hs_code, total=float(h.sum()), fossil=float(h[0]), biogenic=float(h[1]), luc=float(h[2]),
+            primary_data_share=share, dqr=_dqr(fg, items), allocation=fg.allocations[pid],
+            contributions_by_input=rows, contributions_by_facility=_grouped(by_fac),
+            contributions_by_enterprise=_grouped(by_ent), contributions_by_category=_grouped(by_cat),
+            background=sorted(background[pid]),
+        ))
+    return Results(park=park.park.id, park_name=park.park.name, park_name_zh=park.park.name_zh, period=park.park.period,
+                   engine=f"footprint {__version__}", databases=database_versions(sol.databases), products=results)
+
+
+def _dqr(fg: Foreground, items: list[tuple[Exchange, np.ndarray]]) -> float | None:
+    """Contribution-weighted PACT data quality rating of the first-tier data that carry one."""
+    weights = [(fg.targets[e.target].dqr, abs(parts.sum())) for e, parts in items
+               if e.target in fg.targets and fg.targets[e.target].dqr]
+    total = sum(w for _, w in weights)
+    return round(sum(d * w for d, w in weights) / total, 2) if total else None
+
+
+def _background_closure(fg: Foreground, pids: list[str]) -> dict[str, set[str]]:
+    """Background databases each product depends on, through its park suppliers and loops."""
+    direct: dict[str, set[str]] = {p: set() for p in pids}
+    suppliers: dict[str, set[str]] = {p: set() for p in pids}
+    for e in fg.exchanges:
+        if e.supplier:
+            suppliers[e.product_id].add(e.supplier)
+        elif e.target[0] == fg.database:
+            direct[e.product_id].add("park factors.csv")
+        elif e.kind == "technosphere":
+            direct[e.product_id].add(e.target[0])
+    changed = True
+    while changed:
+        changed = False
+        for p in pids:
+            merged = direct[p].union(*(direct[s] for s in suppliers[p]))
+            if merged != direct[p]:
+                direct[p], changed = merged, True
+    return direct

@@ -1,0 +1,305 @@
+"""Validated park → per-unit foreground exchanges → the park's Brightway database (DESIGN §3).
+
+Every exchange keeps the input/emission rows it came from, so contributions trace back to
+rows. Links to background databases and biosphere3 are resolved (and located errors raised)
+before anything is written; a write that fails part-way restores the previous database.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import bw2data as bd
+import numpy as np
+from scipy.sparse.csgraph import connected_components
+from scipy.sparse import csr_matrix
+
+from footprint import units
+from footprint.background import CATEGORY_OF_FACTOR, biosphere_codes, co2e_exchanges
+from footprint.errors import ParkDataError, Problem
+from footprint.flows import ALIASES, BIOSPHERE_PREFIX
+from footprint.loading import transport_tkm
+from footprint.models import Allocation, Facility, Input, Output, ParkData
+
+Key = tuple[str, str]
+
+
+@dataclass
+class Target:
+    """Something an exchange points to: a park product, a park factor or a background activity."""
+
+    key: Key
+    name: str
+    unit: str
+    category: str
+    dqr: int | None = None
+    source: str | None = None
+
+
+@dataclass
+class Exchange:
+    """One per-unit exchange of a product, after allocation and unit conversion."""
+
+    product_id: str
+    kind: str  # technosphere | biosphere
+    target: Key
+    amount: float
+    unit: str
+    category: str
+    data_type: str
+    rows: list[str]
+    label: str
+    supplier: str | None = None  # park product id when the target is a park product
+    conversion: str = ""
+
+
+@dataclass
+class Foreground:
+    database: str
+    park: ParkData
+    allocations: dict[str, Allocation]
+    exchanges: list[Exchange]
+    targets: dict[Key, Target]
+    datasets: list[dict] = field(default_factory=list)
+
+
+def database_name(park_id: str) -> str:
+    return f"park:{park_id}"
+
+
+def _category_from_unit(unit: str) -> str:
+    dim = units.dimension(unit)
+    if dim == "energy":
+        return "electricity" if unit in ("kWh", "MWh") else "heat and steam"
+    return "transport" if dim == "freight" else "materials"
+
+
+def _shares(facility: Facility, outs: list[Output]) -> dict[str, Allocation]:
+    if len(outs) == 1:
+        return {outs[0].product_id: Allocation(basis="single output", share=1.0)}
+    alloc = facility.allocation or ""
+    if alloc == "mass":
+        weights = [o.amount * o.mass_kg for o in outs]
+    elif alloc == "economic":
+        weights = [o.amount * o.price for o in outs]
+    else:
+        column = alloc.removeprefix("physical:")
+        weights = [o.amount * o.physical[column] for o in outs]
+    total = sum(weights)
+    if total <= 0:
+        raise ParkDataError([Problem(facility.origin.file, facility.origin.row, "allocation", alloc,
+                                     "the allocation values of this facility's outputs sum to zero")])
+    return {o.product_id: Allocation(basis=alloc, share=w / total) for o, w in zip(outs, weights)}
+
+
+class _Resolver:
+    """Resolves refs to targets, collecting located problems."""
+
+    def __init__(self, park: ParkData, db: str):
+        self.park, self.db = park, db
+        self.problems: list[Problem] = []
+        self.targets: dict[Key, Target] = {}
+        for o in park.outputs:
+            self.targets[(db, o.product_id)] = Target((db, o.product_id), o.name, o.unit, _category_from_unit(o.unit))
+        for f in park.factors:
+            cat = CATEGORY_OF_FACTOR[f.category] if f.category else _category_from_unit(f.unit)
+            self.targets[(db, f"factor:{f.code}")] = Target((db, f"factor:{f.code}"), f.name, f.unit, cat, f.dqr,
+                                                            f.source)
+        self._load_background()
+
+    def _bg_key(self, ref: str) -> Key:
+        parts = ref.split(":")
+        return (self.park.park.background, parts[1]) if len(parts) == 2 else (parts[1], parts[2])
+
+    def _load_background(self) -> None:
+        from bw2data.backends import ActivityDataset as AD
+
+        wanted: dict[str, set[str]] = defaultdict(set)
+        for i in self.park.inputs:
+            for ref in (i.ref, i.transport_ref):
+                if ref and ref.startswith("bg:"):
+                    db, code = self._bg_key(ref)
+                    wanted[db].add(code)
+        for db, codes in wanted.items():
+            if db not in bd.databases:
+                continue
+            rows = AD.select(AD.code, AD.name, AD.data).where((AD.database == db) & AD.code.in_(sorted(codes)))
+            for r in rows:
+                unit = units.from_brightway(r.data.get("unit", ""))
+                category = CATEGORY_OF_FACTOR.get(r.data.get("category", ""))
+                if unit and not category:
+                    category = _category_from_unit(unit)
+                self.targets[(db, r.code)] = Target((db, r.code), r.name, unit or r.data.get("unit", "?"),
+                                                    category or "materials", r.data.get("dqr"), r.data.get("source"))
+
+    def resolve(self, i: Input, column: str) -> Target | None:
+        ref = i.ref if column == "ref" else i.transport_ref
+        if ref.startswith("bg:"):
+            key = self._bg_key(ref)
+            if key[0] not in bd.databases:
+                known = ", ".join(sorted(d for d in bd.databases if not d.startswith("park:")))
+                self._problem(i, column, ref, f"unknown background database {key[0]!r}; the project has: {known}")
+                return None
+        else:
+            key = (self.db, ref)
+        target = self.targets.get(key)
+        if target is None:
+            self._problem(i, column, ref, f"no activity with code {key[1]!r} in database {key[0]!r}")
+            return None
+        if not units.is_known(target.unit):
+            self._problem(i, column, ref, f"the activity's unit {target.unit!r} is not one footprint can convert")
+            return None
+        return target
+
+    def _problem(self, i: Input, column: str, value: str, expected: str) -> None:
+        self.problems.append(Problem(i.origin.file, i.origin.row, column, value, expected))
+
+
+def _emission_flow(flow: str, bio: dict, known_codes: set[str]) -> str | None:
+    if flow in ALIASES:
+        return bio.get(flow)
+    code = flow.removeprefix(BIOSPHERE_PREFIX)
+    return code if code in known_codes else None
+
+
+def build_foreground(park: ParkData) -> Foreground:
+    """Per-unit exchanges of every park product; raises ParkDataError on unresolvable links."""
+    db = database_name(park.park.id)
+    res = _Resolver(park, db)
+    products = {o.product_id: o for o in park.outputs}
+    outputs_of: dict[str, list[Output]] = defaultdict(list)
+    for o in park.outputs:
+        outputs_of[o.facility_id].append(o)
+    allocations: dict[str, Allocation] = {}
+    for f in park.facilities:
+        allocations.update(_shares(f, outputs_of[f.facility_id]))
+
+    exchanges: list[Exchange] = []
+    for i in park.inputs:
+        target = res.resolve(i, "ref")
+        if target is None:
+            continue
+        if units.dimension(i.unit) != units.dimension(target.unit):
+            res._problem(i, "unit", i.unit, f"{i.ref} is measured in {target.unit} ({units.dimension(target.unit)}); "
+                                            "expected a unit of that dimension")
+            continue
+        conv = units.factor(i.unit, target.unit)
+        supplier = i.ref if i.ref in products else None
+        transport = res.resolve(i, "transport_ref") if i.transport_ref else None
+        if i.transport_ref and (transport is None or units.dimension(transport.unit) != "freight"):
+            if transport is not None:
+                res._problem(i, "transport_ref", i.transport_ref, f"activity is per {transport.unit}; expected tkm")
+            continue
+        tkm = transport_tkm(i, products) if transport else 0.0
+        for o in outputs_of[i.facility_id]:
+            per_unit = allocations[o.product_id].share / o.amount
+            note = f"{i.amount:g} {i.unit} × {conv:g} {target.unit}/{i.unit} × share / {o.amount:g} {o.unit}"
+            exchanges.append(Exchange(o.product_id, "technosphere", target.key, i.amount * conv * per_unit,
+                                      target.unit, target.category, i.data_type, [i.origin.label], target.name,
+                                      supplier, note))
+            if transport:
+                exchanges.append(Exchange(
+                    o.product_id, "technosphere", transport.key, tkm * per_unit, "tkm",
+                    "transport", i.data_type, [i.origin.label], f"{transport.name} ({target.name})", None,
+                    f"{tkm:g} tkm ({i.distance_km:g} km) × share / {o.amount:g} {o.unit}"))
+
+    bio = {alias: biosphere_codes().get(spec) for alias, spec in ALIASES.items()}
+    custom = {e.flow.removeprefix(BIOSPHERE_PREFIX) for e in park.emissions if e.flow.startswith(BIOSPHERE_PREFIX)}
+    known = set(_existing_codes("biosphere3", custom))
+    for e in park.emissions:
+        code = _emission_flow(e.flow, bio, known)
+        if code is None:
+            res.problems.append(Problem(e.origin.file, e.origin.row, "flow", e.flow, "no such flow in biosphere3"))
+            continue
+        kg = e.amount * units.factor(e.unit, "kg")
+        for o in outputs_of[e.facility_id]:
+            per_unit = allocations[o.product_id].share / o.amount
+            exchanges.append(Exchange(o.product_id, "biosphere", ("biosphere3", code), kg * per_unit, "kg",
+                                      "direct emissions", "primary", [e.origin.label], f"{e.flow} ({e.kind})", None,
+                                      f"{kg:g} kg × share / {o.amount:g} {o.unit}"))
+    if res.problems:
+        raise ParkDataError(res.problems)
+    fg = Foreground(db, park, allocations, exchanges, res.targets)
+    _check_solvable(fg)
+    fg.datasets = _datasets(fg)
+    return fg
+
+
+def _existing_codes(database: str, codes: set[str]) -> list[str]:
+    from bw2data.backends import ActivityDataset as AD
+
+    if not codes:
+        return []
+    return [r.code for r in AD.select(AD.code).where((AD.database == database) & AD.code.in_(sorted(codes)))]
+
+
+def _check_solvable(fg: Foreground) -> None:
+    """Refuse intra-park loops that consume all of their own output (a singular system)."""
+    ids = [o.product_id for o in fg.park.outputs]
+    index = {p: n for n, p in enumerate(ids)}
+    rows, cols, vals = [], [], []
+    for e in fg.exchanges:
+        if e.supplier is not None:
+            rows.append(index[e.supplier])
+            cols.append(index[e.product_id])
+            vals.append(e.amount)
+    use = csr_matrix((vals, (rows, cols)), shape=(len(ids), len(ids)))
+    n_comp, labels = connected_components(use, directed=True, connection="strong")
+    for comp in range(n_comp):
+        members = np.flatnonzero(labels == comp)
+        sub = use[members][:, members].toarray()
+        if len(members) == 1 and sub[0, 0] == 0:
+            continue
+        matrix = np.eye(len(members)) - sub
+        if np.linalg.cond(matrix) > 1e12:
+            names = ", ".join(ids[m] for m in members)
+            first = fg.park.outputs[members[0]].origin
+            raise ParkDataError([Problem(first.file, first.row, "product_id", names,
+                                         f"the intra-park loop of {names} consumes all of its own output, so its "
+                                         "footprint has no solution; reduce the self-use below the output")])
+
+
+def _datasets(fg: Foreground) -> list[dict]:
+    park = fg.park
+    location = park.park.region or park.park.country
+    by_product: dict[str, list[Exchange]] = defaultdict(list)
+    for e in fg.exchanges:
+        by_product[e.product_id].append(e)
+    datasets = []
+    for o in park.outputs:
+        f = park.facility(o.facility_id)
+        exchanges = [{"input": (fg.database, o.product_id), "amount": 1.0, "type": "production"}]
+        exchanges += [{"input": e.target, "amount": e.amount, "type": e.kind, "rows": e.rows}
+                      for e in by_product[o.product_id]]
+        datasets.append({
+            "database": fg.database, "code": o.product_id, "name": o.name, "reference product": o.name,
+            "unit": units.PARK_TO_BRIGHTWAY[o.unit], "location": location, "type": "process",
+            "facility": f.facility_id, "enterprise": f.enterprise, "origin": o.origin.label,
+            "allocation": fg.allocations[o.product_id].model_dump(), "exchanges": exchanges,
+        })
+    for f in park.factors:
+        code = f"factor:{f.code}"
+        datasets.append({
+            "database": fg.database, "code": code, "name": f.name, "reference product": f.name,
+            "unit": units.PARK_TO_BRIGHTWAY[f.unit], "location": location, "type": "process", "source": f.source,
+            "dqr": f.dqr, "origin": f.origin.label,
+            "exchanges": [{"input": (fg.database, code), "amount": 1.0, "type": "production"}]
+            + co2e_exchanges({"fossil": f.fossil, "biogenic": f.biogenic, "luc": f.luc}),
+        })
+    return datasets
+
+
+def write_foreground(fg: Foreground) -> None:
+    """Replace the park's database; if writing fails, put the previous one back and re-raise."""
+    db = bd.Database(fg.database)
+    previous = db.load() if fg.database in bd.databases else None
+    try:
+        db.write({(d["database"], d["code"]): d for d in fg.datasets})
+    except BaseException:
+        if previous is None:
+            if fg.database in bd.databases:
+                del bd.databases[fg.database]
+        else:
+            bd.Database(fg.database).write(previous)
+        raise

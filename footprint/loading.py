@@ -1,0 +1,524 @@
+"""Park folder (park.yaml + CSV tables, or park.xlsx) → validated models (DESIGN §2).
+
+Every problem of a park is collected before anything is raised, so one run lists them all,
+each located by file, spreadsheet row (header = row 1) and column.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import re
+from collections import defaultdict
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from footprint import units
+from footprint.errors import ParkDataError, Problem
+from footprint.flows import ALIASES, BIOSPHERE_PREFIX
+from footprint.models import (
+    Emission,
+    Facility,
+    Factor,
+    Input,
+    Output,
+    Park,
+    ParkData,
+    Row,
+)
+
+ID = re.compile(r"^[a-z0-9-]+$")
+UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+HS_CODE = re.compile(r"^\d{4}(\.?\d{2}){1,3}$")
+FACTOR_CATEGORIES = ("electricity", "heat", "fuel", "material", "transport")
+
+# table → {column: required}
+COLUMNS: dict[str, dict[str, bool]] = {
+    "facilities": {"facility_id": True, "enterprise": True, "enterprise_id": False, "name": True, "allocation": False},
+    "outputs": {
+        "product_id": True, "facility_id": True, "name": True, "name_zh": False, "unit": True, "amount": True,
+        "mass_kg": False, "price": False, "hs_code": False,
+    },
+    "inputs": {
+        "facility_id": True, "ref": True, "amount": True, "unit": True, "data_type": True, "source": True,
+        "transport_ref": False, "distance_km": False,
+    },
+    "emissions": {"facility_id": True, "flow": True, "amount": True, "unit": True, "kind": True, "source": True},
+    "factors": {
+        "code": True, "name": True, "unit": True, "fossil": True, "biogenic": True, "luc": True, "source": True,
+        "dqr": False, "category": False,
+    },
+}
+REQUIRED_TABLES = ("facilities", "outputs", "inputs")
+
+
+class _Table:
+    """Rows of one table as {column: text}, with the name used in messages."""
+
+    def __init__(self, name: str, file: str, header: list[str], rows: list[tuple[int, dict[str, str]]]):
+        self.name, self.file, self.header, self.rows = name, file, header, rows
+
+
+class _Checker:
+    """Collects problems and parses cells, recording a problem instead of raising."""
+
+    def __init__(self) -> None:
+        self.problems: list[Problem] = []
+
+    def add(self, file: str, row: int | None, column: str | None, value: object, expected: str) -> None:
+        self.problems.append(Problem(file, row, column, value, expected))
+
+    def number(self, t: _Table, n: int, r: dict[str, str], col: str, *, minimum: float | None = None,
+               strict: bool = False, required: bool = True) -> float | None:
+        text = r.get(col, "")
+        if text == "":
+            if required:
+                self.add(t.file, n, col, None, "a number is required")
+            return None
+        try:
+            value = float(text)
+        except ValueError:
+            self.add(t.file, n, col, text, "expected a number")
+            return None
+        if not math.isfinite(value):
+            self.add(t.file, n, col, text, "expected a finite number")
+            return None
+        if minimum is not None and (value < minimum or (strict and value == minimum)):
+            self.add(t.file, n, col, text, f"expected a number {'>' if strict else '≥'} {minimum:g}")
+            return None
+        return value
+
+    def ident(self, t: _Table, n: int, r: dict[str, str], col: str) -> str | None:
+        text = r.get(col, "")
+        if not ID.match(text):
+            self.add(t.file, n, col, text, "expected an id of lower-case letters, digits and '-' ([a-z0-9-]+)")
+            return None
+        return text
+
+    def text(self, t: _Table, n: int, r: dict[str, str], col: str) -> str | None:
+        text = r.get(col, "")
+        if text == "":
+            self.add(t.file, n, col, None, "a value is required")
+            return None
+        return text
+
+    def unit(self, t: _Table, n: int, r: dict[str, str], col: str = "unit") -> str | None:
+        text = r.get(col, "")
+        if not units.is_known(text):
+            self.add(t.file, n, col, text, f"unknown unit; expected one of {', '.join(units.UNITS)}")
+            return None
+        return text
+
+    def choice(self, t: _Table, n: int, r: dict[str, str], col: str, options: tuple[str, ...]) -> str | None:
+        text = r.get(col, "")
+        if text not in options:
+            self.add(t.file, n, col, text, f"expected one of {', '.join(options)}")
+            return None
+        return text
+
+
+# ---- reading files --------------------------------------------------------------------------
+
+
+def _read_csv(path: Path, name: str, chk: _Checker) -> _Table | None:
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        chk.add(path.name, None, None, None,
+                f"cannot be decoded as UTF-8 (byte {e.object[e.start]:#04x} at offset {e.start}); save it as CSV UTF-8")
+        return None
+    reader = csv.reader(text.splitlines())
+    try:
+        header = [h.strip() for h in next(reader)]
+    except StopIteration:
+        chk.add(path.name, 1, None, None, "the file is empty; expected a header row")
+        return None
+    rows = []
+    for n, cells in enumerate(reader, start=2):
+        if not any(c.strip() for c in cells):
+            continue
+        if len(cells) > len(header):
+            chk.add(path.name, n, None, ",".join(cells), f"has {len(cells)} cells but the header has {len(header)}")
+            continue
+        rows.append((n, {h: (cells[i].strip() if i < len(cells) else "") for i, h in enumerate(header)}))
+    return _Table(name, path.name, header, rows)
+
+
+def _read_xlsx(path: Path, chk: _Checker) -> dict[str, _Table]:
+    import openpyxl
+
+    try:
+        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as e:  # openpyxl raises many kinds for a damaged file
+        chk.add(path.name, None, None, None, f"cannot be read as an Excel workbook ({e})")
+        return {}
+    tables = {}
+    for name in COLUMNS:
+        if name not in book.sheetnames:
+            continue
+        values = list(book[name].iter_rows(values_only=True))
+        file = f"{path.name}[{name}]"
+        if not values:
+            chk.add(file, 1, None, None, "the sheet is empty; expected a header row")
+            continue
+        header = [str(h).strip() if h is not None else "" for h in values[0]]
+        while header and header[-1] == "":
+            header.pop()
+        rows = []
+        for n, cells in enumerate(values[1:], start=2):
+            if not any(c not in (None, "") for c in cells):
+                continue
+            rows.append((n, {h: _cell_text(cells[i]) if i < len(cells) else "" for i, h in enumerate(header)}))
+        tables[name] = _Table(name, file, header, rows)
+    return tables
+
+
+def _cell_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def _read_park_yaml(folder: Path, chk: _Checker) -> Park | None:
+    path = folder / "park.yaml"
+    if not path.exists():
+        chk.add("park.yaml", None, None, None, f"missing: every park folder needs park.yaml ({folder})")
+        return None
+    try:
+        data = yaml.safe_load(path.read_bytes().decode("utf-8-sig"))
+    except UnicodeDecodeError:
+        chk.add("park.yaml", None, None, None, "cannot be decoded as UTF-8")
+        return None
+    except yaml.YAMLError as e:
+        line = getattr(getattr(e, "problem_mark", None), "line", None)
+        chk.add("park.yaml", None if line is None else line + 1, None, None, f"is not valid YAML: {e}")
+        return None
+    if not isinstance(data, dict):
+        chk.add("park.yaml", None, None, data, "expected a mapping of keys (format, id, name, country, period, ...)")
+        return None
+    if data.get("format") != "footprint-park/1":
+        chk.add("park.yaml", None, "format", data.get("format"), "unsupported format; expected footprint-park/1")
+        return None
+    unknown = set(data) - set(Park.model_fields)
+    for key in sorted(unknown):
+        chk.add("park.yaml", None, key, data[key], f"unknown key; expected one of {', '.join(Park.model_fields)}")
+    try:
+        park = Park.model_validate({k: v for k, v in data.items() if k not in unknown})
+    except ValidationError as e:
+        for err in e.errors():
+            chk.add("park.yaml", None, ".".join(str(x) for x in err["loc"]), err.get("input"), err["msg"])
+        return None
+    if not ID.match(park.id):
+        chk.add("park.yaml", None, "id", park.id, "expected an id of [a-z0-9-]+")
+    if not re.match(r"^[A-Z]{2}$", park.country):
+        chk.add("park.yaml", None, "country", park.country, "expected an ISO 3166-1 alpha-2 code such as CN")
+    if park.period.end < park.period.start:
+        chk.add("park.yaml", None, "period.end", str(park.period.end),
+                f"the period ends before it starts ({park.period.start})")
+    return park
+
+
+def _read_tables(folder: Path, chk: _Checker) -> dict[str, _Table]:
+    xlsx = folder / "park.xlsx"
+    if xlsx.exists():
+        tables = _read_xlsx(xlsx, chk)
+        missing = [f"sheet {t}" for t in REQUIRED_TABLES if t not in tables]
+        where = xlsx.name
+    else:
+        tables = {}
+        for name in COLUMNS:
+            path = folder / f"{name}.csv"
+            if path.exists():
+                table = _read_csv(path, name, chk)
+                if table:
+                    tables[name] = table
+        missing = [f"{t}.csv" for t in REQUIRED_TABLES if not (folder / f"{t}.csv").exists()]
+        where = str(folder)
+    for m in missing:
+        chk.add(m, None, None, None, f"missing: a park needs {', '.join(REQUIRED_TABLES)} (looked in {where})")
+    return tables
+
+
+def _check_header(t: _Table, allowed_extra: set[str], chk: _Checker) -> None:
+    spec = COLUMNS[t.name]
+    for col in t.header:
+        if col not in spec and col not in allowed_extra:
+            chk.add(t.file, 1, col, col, f"unknown column; expected columns: {', '.join(spec)}")
+    for col, required in spec.items():
+        if required and col not in t.header:
+            chk.add(t.file, 1, col, None, "required column is missing")
+    seen = set()
+    for col in t.header:
+        if col in seen:
+            chk.add(t.file, 1, col, col, "column appears twice")
+        seen.add(col)
+
+
+# ---- rows → models --------------------------------------------------------------------------
+
+
+def _facilities(t: _Table, chk: _Checker) -> list[Facility]:
+    out = []
+    for n, r in t.rows:
+        fid, ent, name = chk.ident(t, n, r, "facility_id"), chk.text(t, n, r, "enterprise"), chk.text(t, n, r, "name")
+        alloc = r.get("allocation") or None
+        if alloc and alloc not in ("mass", "economic") and not re.match(r"^physical:\S+$", alloc):
+            chk.add(t.file, n, "allocation", alloc, "expected mass, economic or physical:<column of outputs.csv>")
+            alloc = None
+        if fid and ent and name:
+            out.append(Facility(origin=Row(file=t.file, row=n), facility_id=fid, enterprise=ent,
+                                enterprise_id=r.get("enterprise_id") or None, name=name, allocation=alloc))
+    return out
+
+
+def _outputs(t: _Table, physical: set[str], chk: _Checker) -> list[Output]:
+    out = []
+    for n, r in t.rows:
+        pid, fid, name = chk.ident(t, n, r, "product_id"), chk.text(t, n, r, "facility_id"), chk.text(t, n, r, "name")
+        unit = chk.unit(t, n, r)
+        amount = chk.number(t, n, r, "amount", minimum=0, strict=True)
+        mass = chk.number(t, n, r, "mass_kg", minimum=0, strict=True, required=False)
+        price = chk.number(t, n, r, "price", minimum=0, strict=True, required=False)
+        phys = {}
+        for col in sorted(physical & set(t.header)):
+            value = chk.number(t, n, r, col, minimum=0, required=False)
+            if value is not None:
+                phys[col] = value
+        hs = r.get("hs_code") or None
+        if hs and not HS_CODE.match(hs):
+            chk.add(t.file, n, "hs_code", hs, "expected a customs code of 6–10 digits, e.g. 760429 or 7604.29")
+            hs = None
+        if pid and fid and name and unit and amount is not None:
+            out.append(Output(origin=Row(file=t.file, row=n), product_id=pid, facility_id=fid, name=name,
+                              name_zh=r.get("name_zh") or None, unit=unit, amount=amount, mass_kg=mass, price=price,
+                              hs_code=hs, physical=phys))
+    return out
+
+
+def _inputs(t: _Table, chk: _Checker) -> list[Input]:
+    out = []
+    for n, r in t.rows:
+        fid, ref, source = chk.text(t, n, r, "facility_id"), chk.text(t, n, r, "ref"), chk.text(t, n, r, "source")
+        amount = chk.number(t, n, r, "amount", minimum=0)
+        unit = chk.unit(t, n, r)
+        dtype = chk.choice(t, n, r, "data_type", ("primary", "secondary"))
+        tref = r.get("transport_ref") or None
+        dist = chk.number(t, n, r, "distance_km", minimum=0, strict=True, required=False)
+        if tref and dist is None and r.get("distance_km", "") == "":
+            chk.add(t.file, n, "distance_km", None, "a distance in km is required with transport_ref")
+        if dist is not None and not tref:
+            chk.add(t.file, n, "transport_ref", None, "distance_km is given but no transport_ref (factor:… or bg:…)")
+        if tref and not (tref.startswith("factor:") or tref.startswith("bg:")):
+            chk.add(t.file, n, "transport_ref", tref, "expected factor:<code> or bg:<code> of a per-tonne-km activity")
+            tref = None
+        if fid and ref and source and amount is not None and unit and dtype:
+            out.append(Input(origin=Row(file=t.file, row=n), facility_id=fid, ref=ref, amount=amount, unit=unit,
+                             data_type=dtype, source=source, transport_ref=tref, distance_km=dist))
+    return out
+
+
+def _emissions(t: _Table, chk: _Checker) -> list[Emission]:
+    out = []
+    for n, r in t.rows:
+        fid, flow, source = chk.text(t, n, r, "facility_id"), chk.text(t, n, r, "flow"), chk.text(t, n, r, "source")
+        if flow and flow not in ALIASES:
+            uuid = flow.removeprefix(BIOSPHERE_PREFIX)
+            if not (flow.startswith(BIOSPHERE_PREFIX) and UUID.match(uuid)):
+                chk.add(t.file, n, "flow", flow,
+                        f"unknown emission flow; expected one of {', '.join(ALIASES)} or biosphere3:<uuid>")
+                flow = None
+        amount = chk.number(t, n, r, "amount", minimum=0)
+        unit = chk.unit(t, n, r)
+        if unit and units.dimension(unit) != "mass":
+            chk.add(t.file, n, "unit", unit, "emissions are masses; expected g, kg or t")
+            unit = None
+        kind = chk.choice(t, n, r, "kind", ("combustion", "process", "fugitive", "land-use-change"))
+        if fid and flow and source and amount is not None and unit and kind:
+            out.append(Emission(origin=Row(file=t.file, row=n), facility_id=fid, flow=flow, amount=amount, unit=unit,
+                                kind=kind, source=source))
+    return out
+
+
+def _factors(t: _Table, chk: _Checker) -> list[Factor]:
+    out = []
+    for n, r in t.rows:
+        code, name, source = chk.ident(t, n, r, "code"), chk.text(t, n, r, "name"), chk.text(t, n, r, "source")
+        unit = chk.unit(t, n, r)
+        fossil = chk.number(t, n, r, "fossil", minimum=0)
+        biogenic = chk.number(t, n, r, "biogenic", minimum=0)
+        luc = chk.number(t, n, r, "luc")
+        dqr = None
+        if r.get("dqr"):
+            dqr = chk.choice(t, n, r, "dqr", ("1", "2", "3"))
+        category = r.get("category") or None
+        if category and category not in FACTOR_CATEGORIES:
+            chk.add(t.file, n, "category", category, f"expected one of {', '.join(FACTOR_CATEGORIES)}")
+            category = None
+        if code and name and source and unit and None not in (fossil, biogenic, luc):
+            out.append(Factor(origin=Row(file=t.file, row=n), code=code, name=name, unit=unit, fossil=fossil,
+                              biogenic=biogenic, luc=luc, source=source, dqr=int(dqr) if dqr else None,
+                              category=category))
+    return out
+
+
+# ---- cross-table rules ----------------------------------------------------------------------
+
+
+def _duplicates(items: list, key: Callable[[Any], str], column: str, chk: _Checker) -> None:
+    first: dict[str, Row] = {}
+    for item in items:
+        k = key(item)
+        if k in first:
+            chk.add(item.origin.file, item.origin.row, column, k, f"duplicate id; first used at row {first[k].row}")
+        else:
+            first[k] = item.origin
+
+
+def _check_links(data: dict[str, list], chk: _Checker) -> None:
+    facilities = {f.facility_id: f for f in data["facilities"]}
+    products = {o.product_id: o for o in data["outputs"]}
+    factors = {f.code: f for f in data["factors"]}
+    outputs_of: dict[str, list[Output]] = defaultdict(list)
+    for o in data["outputs"]:
+        outputs_of[o.facility_id].append(o)
+    for table in ("outputs", "inputs", "emissions"):
+        for item in data[table]:
+            if item.facility_id not in facilities:
+                chk.add(item.origin.file, item.origin.row, "facility_id", item.facility_id,
+                        "unknown facility; expected a facility_id of facilities.csv")
+    for f in data["facilities"]:
+        outs = outputs_of.get(f.facility_id, [])
+        if not outs:
+            chk.add(f.origin.file, f.origin.row, "facility_id", f.facility_id,
+                    "facility has no output in outputs.csv; its inputs and emissions would belong to no product")
+        elif len(outs) > 1:
+            _check_allocation(f, outs, chk)
+    for i in data["inputs"]:
+        _check_ref(i, products, factors, chk)
+
+
+def _check_allocation(f: Facility, outs: list[Output], chk: _Checker) -> None:
+    if f.allocation is None:
+        chk.add(f.origin.file, f.origin.row, "allocation", None,
+                f"facility has {len(outs)} outputs ({', '.join(o.product_id for o in outs)}); "
+                "expected allocation mass, economic or physical:<column>")
+        return
+    column = {"mass": "mass_kg", "economic": "price"}.get(f.allocation, f.allocation.removeprefix("physical:"))
+    for o in outs:
+        value = o.mass_kg if column == "mass_kg" else o.price if column == "price" else o.physical.get(column)
+        if value is None:
+            chk.add(o.origin.file, o.origin.row, column, None,
+                    f"facility {f.facility_id} allocates by {f.allocation}; a value in column {column} is required")
+
+
+def _item_unit(ref: str, products: dict[str, Output], factors: dict[str, Factor]) -> str | None:
+    if ref.startswith("factor:"):
+        f = factors.get(ref.removeprefix("factor:"))
+        return f.unit if f else None
+    p = products.get(ref)
+    return p.unit if p else None
+
+
+def _check_ref(i: Input, products: dict[str, Output], factors: dict[str, Factor], chk: _Checker) -> None:
+    where = (i.origin.file, i.origin.row)
+    if i.ref.startswith("factor:"):
+        if i.ref.removeprefix("factor:") not in factors:
+            chk.add(*where, "ref", i.ref, "unknown factor; expected a code of factors.csv")
+            return
+    elif i.ref.startswith("bg:"):
+        parts = i.ref.split(":")
+        if len(parts) not in (2, 3) or not all(parts[1:]):
+            chk.add(*where, "ref", i.ref, "expected bg:<code> or bg:<database>:<code>")
+        return
+    elif i.ref not in products:
+        chk.add(*where, "ref", i.ref,
+                "unknown ref; expected a product_id of outputs.csv, factor:<code> or bg:[<database>:]<code>")
+        return
+    target = _item_unit(i.ref, products, factors)
+    if target and units.dimension(i.unit) != units.dimension(target):
+        chk.add(*where, "unit", i.unit,
+                f"{i.ref} is measured in {target} ({units.dimension(target)}); expected a unit of that dimension")
+        return
+    if i.transport_ref:
+        _check_transport(i, products, factors, chk)
+
+
+def _check_transport(i: Input, products: dict[str, Output], factors: dict[str, Factor], chk: _Checker) -> None:
+    where = (i.origin.file, i.origin.row)
+    if i.transport_ref.startswith("factor:"):
+        f = factors.get(i.transport_ref.removeprefix("factor:"))
+        if f is None:
+            chk.add(*where, "transport_ref", i.transport_ref, "unknown factor; expected a code of factors.csv")
+        elif f.unit != "tkm":
+            chk.add(*where, "transport_ref", i.transport_ref, f"factor is per {f.unit}; expected a per-tkm factor")
+    if units.dimension(i.unit) == "mass":
+        return
+    product = products.get(i.ref)
+    if product is None or product.mass_kg is None:
+        chk.add(*where, "unit", i.unit,
+                "transport needs the mass moved: give the amount in g, kg or t, or mass_kg on the park product")
+
+
+def transport_tkm(i: Input, products: dict[str, Output]) -> float:
+    """Tonne-kilometres of an input's delivery: mass (t) × one-way distance (DESIGN §3)."""
+    if units.dimension(i.unit) == "mass":
+        tonnes = i.amount * units.factor(i.unit, "t")
+    else:
+        product = products[i.ref]
+        tonnes = i.amount * units.factor(i.unit, product.unit) * product.mass_kg / 1000.0
+    return tonnes * i.distance_km
+
+
+def _check_balance(data: dict[str, list], chk: _Checker) -> None:
+    """Σ uses of a park product by park facilities ≤ its output (no double-claimed green power)."""
+    products = {o.product_id: o for o in data["outputs"]}
+    uses: dict[str, list[tuple[Input, float]]] = defaultdict(list)
+    for i in data["inputs"]:
+        p = products.get(i.ref)
+        if p and units.dimension(i.unit) == units.dimension(p.unit):
+            uses[i.ref].append((i, i.amount * units.factor(i.unit, p.unit)))
+    for pid, used in uses.items():
+        p = products[pid]
+        total = sum(a for _, a in used)
+        if total > p.amount * (1 + 1e-12):
+            listing = "; ".join(f"{i.origin.label} {i.facility_id} {a:g} {p.unit}" for i, a in used)
+            chk.add(p.origin.file, p.origin.row, "amount", p.amount,
+                    f"balance: park facilities use {total:g} {p.unit} of {pid} but only {p.amount:g} {p.unit} "
+                    f"were produced; uses: {listing}")
+
+
+def load_park(folder: str | Path) -> ParkData:
+    """Read and validate a park folder; raise ParkDataError with every problem found."""
+    folder = Path(folder)
+    chk = _Checker()
+    if not folder.is_dir():
+        raise ParkDataError([Problem(str(folder), None, None, None, "park folder not found")])
+    park = _read_park_yaml(folder, chk)
+    tables = _read_tables(folder, chk)
+    data: dict[str, list] = {name: [] for name in COLUMNS}
+    physical = set()
+    if "facilities" in tables:
+        _check_header(tables["facilities"], set(), chk)
+        data["facilities"] = _facilities(tables["facilities"], chk)
+        physical = {f.allocation.removeprefix("physical:") for f in data["facilities"]
+                    if f.allocation and f.allocation.startswith("physical:")}
+    parsers = {"outputs": lambda t: _outputs(t, physical, chk), "inputs": lambda t: _inputs(t, chk),
+               "emissions": lambda t: _emissions(t, chk), "factors": lambda t: _factors(t, chk)}
+    for name, parse in parsers.items():
+        if name in tables:
+            _check_header(tables[name], physical if name == "outputs" else set(), chk)
+            data[name] = parse(tables[name])
+    _duplicates(data["facilities"], lambda f: f.facility_id, "facility_id", chk)
+    _duplicates(data["outputs"], lambda o: o.product_id, "product_id", chk)
+    _duplicates(data["factors"], lambda f: f.code, "code", chk)
+    _check_links(data, chk)
+    _check_balance(data, chk)
+    if chk.problems or park is None:
+        raise ParkDataError(chk.problems)
+    return ParkData(folder=str(folder.resolve()), park=park, **data)

@@ -1,0 +1,29 @@
+"""One data directory for the whole test session, set before bw2data is imported."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+
+_HOME = Path(tempfile.mkdtemp(prefix="footprint-test-home-"))
+os.environ["FOOTPRINT_HOME"] = str(_HOME)
+
+from footprint import home  # noqa: E402
+
+home.activate()
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "data"
+DEMO = ROOT / "inventories" / "demo-park"
+
+
+@pytest.fixture(scope="session")
+def project():
+    """The Brightway project with biosphere3, methods and open-factors, set up once."""
+    from footprint.background import ensure_project
+
+    ensure_project()
+    return _HOME
