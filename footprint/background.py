@@ -19,14 +19,14 @@ from pathlib import Path
 
 import bw2data as bd
 
-# bw2data reports every write on stdout and draws tqdm bars; footprint shows its own progress.
-logging.getLogger("brightway-stdout-feedback").setLevel(logging.ERROR)
-bd.config.is_test = True  # only switches off bw2data's tqdm bars
-
 from footprint import units
 from footprint.errors import ParkDataError, Problem
 from footprint.flows import ALIASES, FACTOR_GASES
 from footprint.home import PROJECT
+
+# bw2data reports every write on stdout and draws tqdm bars; footprint shows its own progress.
+logging.getLogger("brightway-stdout-feedback").setLevel(logging.ERROR)
+bd.config.is_test = True  # only switches off bw2data's tqdm bars
 
 PARTS = ("fossil", "biogenic", "luc")
 SOURCE_METHODS = {
@@ -141,18 +141,8 @@ def read_open_factors(path: Path | None = None) -> list[dict]:
     datasets = []
     bio = biosphere_codes()
     for n, r in enumerate(reader, start=2):
-        def num(col: str) -> float | None:
-            if not r[col]:
-                return None
-            try:
-                value = float(r[col])
-            except ValueError:
-                problems.append(Problem(path.name, n, col, r[col], "expected a number"))
-                return None
-            return value if math.isfinite(value) else None
-
-        gases = {g: num(g) for g in FACTOR_GASES}
-        parts = {p: num(p) for p in PARTS}
+        gases = {g: _number(r, g, path.name, n, problems) for g in FACTOR_GASES}
+        parts = {p: _number(r, p, path.name, n, problems) for p in PARTS}
         has_gas = any(v is not None for v in gases.values())
         has_parts = any(v is not None for v in parts.values())
         if has_gas == has_parts:
@@ -177,6 +167,19 @@ def read_open_factors(path: Path | None = None) -> list[dict]:
     if problems:
         raise ParkDataError(problems)
     return datasets
+
+
+def _number(row: dict, col: str, file: str, n: int, problems: list[Problem]) -> float | None:
+    if not row[col]:
+        return None
+    try:
+        value = float(row[col])
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
+        problems.append(Problem(file, n, col, row[col], "expected a finite number"))
+        return None
+    return value
 
 
 def co2e_exchanges(parts: dict[str, float | None]) -> list[dict]:

@@ -51,7 +51,9 @@ class Solution:
         data_objs = [bd.Database(d).datapackage() for d in sorted(self.databases)]
         data_objs.append(bd.Method(METHODS["total"]).datapackage())
         self.lca = bc.LCA(demand, data_objs=data_objs)
-        self.lca.load_lci_data()
+        with warnings.catch_warnings():  # a park of factors only has no biosphere3 flows; that is fine
+            warnings.filterwarnings("ignore", "No valid biosphere flows")
+            self.lca.load_lci_data()
         self.A = self.lca.technosphere_matrix.tocsr()
         B = self.lca.biosphere_matrix.tocsr()
         self.cf = {}

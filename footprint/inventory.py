@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 
 import bw2data as bd
 import numpy as np
-from scipy.sparse.csgraph import connected_components
 from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import connected_components
 
 from footprint import units
 from footprint.background import CATEGORY_OF_FACTOR, biosphere_codes, co2e_exchanges

@@ -5,7 +5,7 @@ An amount converts only within its dimension; Brightway's long unit names map to
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache, lru_cache
 
 import pint
 
@@ -79,7 +79,7 @@ def dimension(unit: str) -> str:
     return str(dims)
 
 
-@lru_cache(maxsize=None)
+@cache
 def factor(from_unit: str, to_unit: str) -> float:
     """Multiplier converting an amount in ``from_unit`` to ``to_unit``; ValueError across dimensions."""
     if dimension(from_unit) != dimension(to_unit):
