@@ -8,10 +8,11 @@ park's factors.csv, open-factors rows without gases) are written as three projec
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
+import io
 import json
-import logging
 import math
 import zipfile
 from functools import lru_cache
@@ -24,9 +25,7 @@ from footprint.errors import ParkDataError, Problem
 from footprint.flows import ALIASES, FACTOR_GASES
 from footprint.home import PROJECT
 
-# bw2data reports every write on stdout and draws tqdm bars; footprint shows its own progress.
-logging.getLogger("brightway-stdout-feedback").setLevel(logging.ERROR)
-bd.config.is_test = True  # only switches off bw2data's tqdm bars
+bd.config.is_test = True  # only switches off bw2data's tqdm bars; footprint shows its own progress
 
 PARTS = ("fossil", "biogenic", "luc")
 SOURCE_METHODS = {
@@ -53,7 +52,8 @@ def ensure_project() -> None:
     if "biosphere3" not in bd.databases:
         import bw2io
 
-        bw2io.create_default_biosphere3()
+        with contextlib.redirect_stdout(io.StringIO()):  # bw2io prints each import strategy
+            bw2io.create_default_biosphere3()
     if CO2E_DB not in bd.databases:
         _write_co2e_flows()
     if any(m not in bd.methods for m in METHODS.values()):

@@ -124,3 +124,7 @@ def run() -> None:
         sys.exit(130)
 
 
+
+
+if __name__ == "__main__":
+    run()

@@ -6,6 +6,7 @@ fixes its directory at import time; every entry point calls :func:`activate` fir
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from pathlib import Path
@@ -33,6 +34,8 @@ def activate(home: str | Path | None = None) -> Path:
             )
     else:
         os.environ["BRIGHTWAY2_DIR"] = bw_dir
-        os.environ.setdefault("BRIGHTWAY_NO_STRUCTLOG", "1")  # plain logging, so background.py can quiet it
+        # bw2data logs each step to stdout, from import on; footprint reports progress itself.
+        os.environ.setdefault("BRIGHTWAY_NO_STRUCTLOG", "1")
+        logging.getLogger("brightway-stdout-feedback").disabled = True
         Path(bw_dir).mkdir(exist_ok=True)
     return path

@@ -253,3 +253,27 @@ def test_rerun_replaces_database_and_failure_keeps_previous(tmp_path, project, m
     node = bd.get_node(database="park:rerun-park", code="widget")
     amounts = [e["amount"] for e in node.technosphere()]
     assert amounts == [pytest.approx(3.0)]
+
+
+def test_nothing_written_outside_footprint_home(tmp_path):
+    """With FOOTPRINT_HOME set, a full run leaves the user's home directory untouched."""
+    import os
+    import subprocess
+    import sys
+
+    user_home, data_home = tmp_path / "user-home", tmp_path / "data"
+    user_home.mkdir()
+    folder = write_park(
+        tmp_path / "park",
+        facilities=[{"facility_id": "plant"}],
+        outputs=[{"product_id": "widget", "facility_id": "plant", "unit": "kg", "amount": 1}],
+        inputs=[{"facility_id": "plant", "ref": "factor:x", "amount": 1, "unit": "kg"}],
+        factors=[{"code": "x", "unit": "kg", "fossil": 1.0}],
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("XDG_", "BRIGHTWAY"))}
+    env.update(HOME=str(user_home), FOOTPRINT_HOME=str(data_home))
+    run = subprocess.run([sys.executable, "-m", "footprint.cli", "calc", str(folder)], env=env,
+                         capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert list(user_home.iterdir()) == []
+    assert (data_home / "brightway").is_dir()
