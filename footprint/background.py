@@ -54,6 +54,7 @@ def ensure_project() -> None:
 
         with contextlib.redirect_stdout(io.StringIO()):  # bw2io prints each import strategy
             bw2io.create_default_biosphere3()
+        _set_version("biosphere3", f"bw2io {bw2io.__version__} default biosphere3")
     if CO2E_DB not in bd.databases:
         _write_co2e_flows()
     if any(m not in bd.methods for m in METHODS.values()):
@@ -64,6 +65,7 @@ def ensure_project() -> None:
 def _write_co2e_flows() -> None:
     db = bd.Database(CO2E_DB)
     db.register(description="footprint: carriers of aggregated kg CO2e factors, one per IPCC 2021 part")
+    _set_version(CO2E_DB, "footprint-co2e/1")
     db.write({
         (CO2E_DB, code): {
             "name": f"Carbon dioxide equivalent, {part} (aggregated factor)",
@@ -195,10 +197,17 @@ def _ensure_open_factors() -> None:
     db = bd.Database(OPEN_FACTORS)
     db.write({(OPEN_FACTORS, d["code"]): d for d in datasets})
     bd.databases[OPEN_FACTORS]["sha256"] = digest
-    bd.databases[OPEN_FACTORS]["version"] = f"sha256:{digest[:12]}"
+    _set_version(OPEN_FACTORS, f"sha256:{digest[:12]}")
+
+
+def _set_version(name: str, version: str) -> None:
+    """Label a database with a version that is the same in every data directory."""
+    if name not in bd.databases:
+        bd.Database(name).register()
+    bd.databases[name]["version"] = version
     bd.databases.flush()
 
 
 def database_versions(names: set[str]) -> dict[str, str]:
-    """A version label per database: its recorded version, else the date it was last modified."""
+    """A version label per database, as recorded when footprint wrote it."""
     return {n: str(bd.databases[n].get("version") or bd.databases[n].get("modified", "")) for n in sorted(names)}

@@ -116,9 +116,13 @@ def solve_adjoint(A, G: np.ndarray, fg_cols: np.ndarray) -> np.ndarray:
     return h
 
 
+def _num(x: float) -> float:
+    return float(x) + 0.0  # no "-0.0" in results
+
+
 def _contribution(key: str, label: str, parts: np.ndarray, **extra) -> Contribution:
-    return Contribution(key=key, label=label, total=float(parts.sum()), fossil=float(parts[0]),
-                        biogenic=float(parts[1]), luc=float(parts[2]), **extra)
+    return Contribution(key=key, label=label, total=_num(parts.sum()), fossil=_num(parts[0]),
+                        biogenic=_num(parts[1]), luc=_num(parts[2]), **extra)
 
 
 def _grouped(items: list[tuple[str, str, np.ndarray, list[str]]]) -> list[Contribution]:
@@ -195,7 +199,7 @@ def calculate(fg: Foreground) -> Results:
         results.append(ProductResult(
             product_id=pid, name=o.name, name_zh=o.name_zh, facility_id=f.facility_id, facility=f.name,
             enterprise=f.enterprise, enterprise_id=f.enterprise_id, unit=o.unit, amount=o.amount, mass_kg=o.mass_kg,
-            hs_code=o.hs_code, total=float(h.sum()), fossil=float(h[0]), biogenic=float(h[1]), luc=float(h[2]),
+            hs_code=o.hs_code, total=_num(h.sum()), fossil=_num(h[0]), biogenic=_num(h[1]), luc=_num(h[2]),
             primary_data_share=share, dqr=_dqr(fg, items), allocation=fg.allocations[pid],
             contributions_by_input=rows, contributions_by_facility=_grouped(by_fac),
             contributions_by_enterprise=_grouped(by_ent), contributions_by_category=_grouped(by_cat),

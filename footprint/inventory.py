@@ -7,6 +7,8 @@ before anything is written; a write that fails part-way restores the previous da
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -294,8 +296,11 @@ def write_foreground(fg: Foreground) -> None:
     """Replace the park's database; if writing fails, put the previous one back and re-raise."""
     db = bd.Database(fg.database)
     previous = db.load() if fg.database in bd.databases else None
+    digest = hashlib.sha256(json.dumps(fg.datasets, sort_keys=True, default=list).encode()).hexdigest()
     try:
         db.write({(d["database"], d["code"]): d for d in fg.datasets})
+        bd.databases[fg.database]["version"] = f"sha256:{digest[:12]}"
+        bd.databases.flush()
     except BaseException:
         if previous is None:
             if fg.database in bd.databases:
