@@ -19,7 +19,7 @@ import bw2data as bd
 import numpy as np
 from scipy.sparse.linalg import splu
 
-from footprint import __version__
+from footprint import __version__, uncertainty
 from footprint.background import METHODS, PARTS, database_versions, ensure_project, method_factors, node_ids
 from footprint.errors import ParkDataError, Problem
 from footprint.inventory import Exchange, Foreground, build_foreground, write_foreground
@@ -137,8 +137,11 @@ def _grouped(items: list[tuple[str, str, np.ndarray, list[str]]]) -> list[Contri
     return sorted(out, key=lambda c: -abs(c.total))
 
 
-def calculate(fg: Foreground) -> Results:
-    """Results of every park product from one solve of the written database."""
+def calculate(fg: Foreground, iterations: int = 0, seed: int | None = None) -> Results:
+    """Results of every park product from one solve of the written database.
+
+    With ``iterations`` > 0, each product also gets a Monte Carlo distribution (uncertainty.py).
+    """
     sol = Solution(fg)
     park = fg.park
     facilities = {f.facility_id: f for f in park.facilities}
@@ -168,6 +171,7 @@ def calculate(fg: Foreground) -> Results:
     primary = splu(P.T.tocsc()).solve(direct_primary * P.diagonal())
 
     background = _background_closure(fg, pids)
+    spread = _monte_carlo(fg, sol, pids, by_product, iterations, seed) if iterations else {}
     results = []
     for n, pid in enumerate(pids):
         o = products[pid]
@@ -203,10 +207,41 @@ def calculate(fg: Foreground) -> Results:
             primary_data_share=share, dqr=_dqr(fg, items), allocation=fg.allocations[pid],
             contributions_by_input=rows, contributions_by_facility=_grouped(by_fac),
             contributions_by_enterprise=_grouped(by_ent), contributions_by_category=_grouped(by_cat),
-            background=sorted(background[pid]),
+            background=sorted(background[pid]), uncertainty=spread.get(pid),
         ))
     return Results(park=park.park.id, park_name=park.park.name, park_name_zh=park.park.name_zh, period=park.park.period,
                    engine=f"footprint {__version__}", databases=database_versions(sol.databases), products=results)
+
+
+def _monte_carlo(fg: Foreground, sol: Solution, pids: list[str], by_product: dict[str, list[Exchange]],
+                 iterations: int, seed: int | None) -> dict:
+    """Feed the per-unit exchanges, keyed by row and factor, to the Monte Carlo simulation."""
+    index = {p: n for n, p in enumerate(pids)}
+    rows: dict[str, int] = {}
+    factors: dict[tuple[str, str], int] = {}
+    row_sigma, factor_sigma, uses, direct = [], [], [], []
+    for pid in pids:
+        for e in by_product[pid]:
+            if e.kind == "biosphere":
+                basic = uncertainty.BASIC_EMISSION.get(e.flow, uncertainty.BASIC_OTHER_EMISSION)
+            else:
+                basic = uncertainty.BASIC_TRANSPORT if e.category == "transport" else uncertainty.BASIC_DEMAND
+            key = f"{e.rows[0]}#{basic}"  # a row's transport leg varies apart from its goods
+            if key not in rows:
+                rows[key] = len(row_sigma)
+                row_sigma.append(uncertainty.sigma(basic, uncertainty.ROW_SCORES[e.data_type]))
+            if e.supplier:
+                uses.append((index[e.supplier], index[pid], e.amount, rows[key]))
+                continue
+            fac = -1
+            if e.kind == "technosphere":
+                if e.target not in factors:
+                    factors[e.target] = len(factor_sigma)
+                    dqr = fg.targets[e.target].dqr if e.target in fg.targets else None
+                    factor_sigma.append(uncertainty.sigma(1.0, uncertainty.FACTOR_SCORES.get(dqr, (4,) * 5)))
+                fac = factors[e.target]
+            direct.append((index[pid], e.amount * float(sol.unit_impact(e).sum()), rows[key], fac))
+    return uncertainty.simulate(pids, uses, direct, np.array(row_sigma), np.array(factor_sigma), iterations, seed)
 
 
 def _dqr(fg: Foreground, items: list[tuple[Exchange, np.ndarray]]) -> float | None:

@@ -54,6 +54,7 @@ class Exchange:
     label: str
     supplier: str | None = None  # park product id when the target is a park product
     conversion: str = ""
+    flow: str | None = None  # the emission row's flow, for direct emissions
 
 
 @dataclass
@@ -219,7 +220,7 @@ def build_foreground(park: ParkData) -> Foreground:
             per_unit = allocations[o.product_id].share / o.amount
             exchanges.append(Exchange(o.product_id, "biosphere", ("biosphere3", code), kg * per_unit, "kg",
                                       "direct emissions", "primary", [e.origin.label], f"{e.flow} ({e.kind})", None,
-                                      f"{kg:g} kg × share / {o.amount:g} {o.unit}"))
+                                      f"{kg:g} kg × share / {o.amount:g} {o.unit}", e.flow))
     if res.problems:
         raise ParkDataError(res.problems)
     fg = Foreground(db, park, allocations, exchanges, res.targets)

@@ -154,6 +154,17 @@ class Allocation(BaseModel):
     share: float
 
 
+class Uncertainty(BaseModel):
+    """Monte Carlo distribution of a product's total, kg CO2e per declared unit."""
+
+    iterations: int
+    seed: int | None
+    mean: float
+    median: float
+    p2_5: float
+    p97_5: float
+
+
 class ProductResult(BaseModel):
     product_id: str
     name: str
@@ -178,6 +189,7 @@ class ProductResult(BaseModel):
     contributions_by_enterprise: list[Contribution]
     contributions_by_category: list[Contribution]
     background: list[str]
+    uncertainty: Uncertainty | None = None
 
 
 class Results(BaseModel):
