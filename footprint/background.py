@@ -45,8 +45,11 @@ CATEGORY_OF_FACTOR = {
 }
 
 
-def ensure_project() -> None:
-    """Make the project ready; cheap when it already is (each step checks before it writes)."""
+def ensure_project(open_factors: Path | None = None) -> None:
+    """Make the project ready; cheap when it already is (each step checks before it writes).
+
+    ``open_factors`` replaces the bundled CSV, e.g. when recomputing from a calculation bundle.
+    """
     if bd.projects.current != PROJECT:
         bd.projects.set_current(PROJECT)
     if "biosphere3" not in bd.databases:
@@ -59,7 +62,7 @@ def ensure_project() -> None:
         _write_co2e_flows()
     if any(m not in bd.methods for m in METHODS.values()):
         _write_methods()
-    _ensure_open_factors()
+    _ensure_open_factors(open_factors or OPEN_FACTORS_CSV)
 
 
 def _write_co2e_flows() -> None:
@@ -126,15 +129,27 @@ def method_factors(part: str) -> dict[int, float]:
     return {int(flow): float(cf) for flow, cf in bd.Method(METHODS[part]).load()}
 
 
+def method_identity() -> dict:
+    """Names of the four methods and a SHA-256 of their factors keyed by (database, code), so
+    the same factors give the same hash in any data directory."""
+    from bw2data.backends import ActivityDataset as AD
+
+    keys = {r.id: (r.database, r.code) for r in AD.select(AD.id, AD.database, AD.code)
+            .where(AD.database.in_(["biosphere3", CO2E_DB]))}
+    factors = {part: sorted([*keys[flow], cf] for flow, cf in method_factors(part).items()) for part in METHODS}
+    digest = hashlib.sha256(json.dumps(factors, sort_keys=True).encode()).hexdigest()
+    return {"methods": {part: list(name) for part, name in METHODS.items()},
+            "source": {part: list(name) for part, name in SOURCE_METHODS.items()}, "factors_sha256": digest}
+
+
 # ---- open-factors ---------------------------------------------------------------------------
 
 OPEN_COLUMNS = ("code", "name", "unit", "category", "location", "scope", "co2", "ch4", "n2o", "fossil", "biogenic",
                 "luc", "source", "reference", "year", "dqr", "comment")
 
 
-def read_open_factors(path: Path | None = None) -> list[dict]:
+def read_open_factors(path: Path) -> list[dict]:
     """Rows of open-factors.csv as Brightway datasets; located errors for any bad row."""
-    path = path or OPEN_FACTORS_CSV
     problems: list[Problem] = []
     text = path.read_bytes().decode("utf-8-sig")
     reader = csv.DictReader(text.splitlines())
@@ -189,11 +204,11 @@ def co2e_exchanges(parts: dict[str, float | None]) -> list[dict]:
     return [{"input": (CO2E_DB, CO2E_FLOWS[p]), "amount": v, "type": "biosphere"} for p, v in parts.items() if v]
 
 
-def _ensure_open_factors() -> None:
-    digest = hashlib.sha256(OPEN_FACTORS_CSV.read_bytes()).hexdigest()
+def _ensure_open_factors(path: Path) -> None:
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
     if bd.databases.get(OPEN_FACTORS, {}).get("sha256") == digest:
         return
-    datasets = read_open_factors()
+    datasets = read_open_factors(path)
     db = bd.Database(OPEN_FACTORS)
     db.write({(OPEN_FACTORS, d["code"]): d for d in datasets})
     bd.databases[OPEN_FACTORS]["sha256"] = digest

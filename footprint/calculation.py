@@ -28,7 +28,7 @@ from footprint.models import Contribution, ParkData, ProductResult, Results
 Step = Callable[[str], None]
 
 
-def compute_park(park: ParkData, step: Step = lambda _: None) -> Results:
+def compute_park(park: ParkData, step: Step = lambda _: None, iterations: int = 0, seed: int | None = None) -> Results:
     """Validate links, (re)write the park database and compute every product."""
     step("Preparing the Brightway project")
     ensure_project()
@@ -37,7 +37,7 @@ def compute_park(park: ParkData, step: Step = lambda _: None) -> Results:
     step(f"Writing database {fg.database}")
     write_foreground(fg)
     step("Solving all products at once")
-    return calculate(fg)
+    return calculate(fg, iterations, seed)
 
 
 class Solution:

@@ -107,6 +107,49 @@ def calc(
     err.print(f"{len(results.products)} products in {time.perf_counter() - started:.1f} s", style="dim")
 
 
+@app.command()
+def bundle(
+    park_dir: ParkDir,
+    out_file: Annotated[Path, typer.Option("--out", help="Bundle file to write (.zip).")],
+    iterations: Annotated[int, typer.Option(help="Monte Carlo iterations recorded in the bundle.")] = 1000,
+    seed: Annotated[int, typer.Option(help="Monte Carlo seed.")] = 0,
+) -> None:
+    """Compute a park and write a calculation bundle a reviewer can recompute from alone."""
+    from footprint import bundle as bundles
+
+    try:
+        with err.status("Computing and bundling"):
+            digest, results = bundles.create(park_dir, out_file, iterations, seed)
+    except Exception as e:  # noqa: BLE001 - shown cleanly, traceback with --debug
+        _fail(e)
+    out.print(f"wrote {out_file}: {len(results.products)} products, bundle sha256 {digest}", soft_wrap=True)
+
+
+@app.command()
+def recompute(bundle_file: Annotated[Path, typer.Argument(help="A bundle written by `footprint bundle`.")]) -> None:
+    """Re-run a bundle in a fresh data directory; exit 1 if any number differs beyond 1e-9."""
+    from footprint import bundle as bundles
+
+    try:
+        with err.status("Recomputing in a fresh data directory"):
+            _, _, diffs = bundles.recompute(bundle_file)
+    except Exception as e:  # noqa: BLE001
+        _fail(e)
+    table = Table(title=f"{bundle_file.name}: recorded vs recomputed")
+    for col in ("product", "quantity", "recorded", "recomputed", "relative difference"):
+        table.add_column(col, justify="left" if col in ("product", "quantity") else "right")
+    worst = 0.0
+    for d in diffs:
+        if d.quantity == "total" or d.relative > bundles.TOLERANCE:
+            table.add_row(d.product_id, d.quantity, f"{d.recorded:.10g}", f"{d.recomputed:.10g}", f"{d.relative:.1e}")
+        worst = max(worst, d.relative if d.relative == d.relative else float("inf"))
+    out.print(table)
+    if worst > bundles.TOLERANCE:
+        err.print(f"[bold red]Differs[/]: largest relative difference {worst:.2e} > {bundles.TOLERANCE:g}")
+        raise typer.Exit(1)
+    out.print(f"[green]Reproduced[/]: {len(diffs)} numbers, largest relative difference {worst:.1e}")
+
+
 def _write(path: Path, text: str) -> None:
     """Write via a temporary file so a failure never leaves half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
