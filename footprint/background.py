@@ -223,6 +223,16 @@ def _set_version(name: str, version: str) -> None:
     bd.databases.flush()
 
 
+def factor_totals(database: str = OPEN_FACTORS) -> dict[str, tuple[str, str, float]]:
+    """code → (name, park unit, kg CO2e per unit) of a single-level factor database like open-factors."""
+    cfs = method_factors("total")
+    out = {}
+    for act in bd.Database(database):
+        total = sum(exc["amount"] * cfs.get(exc.input.id, 0.0) for exc in act.biosphere())
+        out[act["code"]] = (act["name"], units.from_brightway(act["unit"]) or act["unit"], total)
+    return out
+
+
 def database_versions(names: set[str]) -> dict[str, str]:
     """A version label per database, as recorded when footprint wrote it."""
     return {n: str(bd.databases[n].get("version") or bd.databases[n].get("modified", "")) for n in sorted(names)}
