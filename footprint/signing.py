@@ -1,0 +1,156 @@
+"""PAdES signatures on certificate PDFs (pyHanko): baseline B-B, or B-T with an RFC 3161 timestamp.
+
+The signature field is the certificate's visible signature box: the documents layer draws the box
+(with the signer's name, and DEMO for demo keys) with WeasyPrint, so every glyph is an embedded
+font, and tells us where it is; we put the field's widget on that rectangle with an empty
+appearance (pyHanko's own stamp would use a non-embedded Courier and break PDF/A).
+
+Speed: pyHanko's ``SimpleSigner`` re-parses the private key at every signature and, without
+``bytes_reserved``, signs twice (a dry run to size the placeholder). :class:`DocumentSigner` keeps
+the parsed key and reserves a size computed from the chain, so one signature is one RSA operation.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+from asn1crypto import keys as asn1_keys
+from asn1crypto import x509 as asn1_x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ec import ECDSA, EllipticCurvePrivateKey
+from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.sign import fields, signers
+from pyhanko.sign.general import SigningError
+from pyhanko.stamp import NoOpStampStyle
+from pyhanko_certvalidator.registry import SimpleCertificateStore
+from pyhanko_certvalidator.util import get_pyca_cryptography_hash
+
+from footprint.keys import SigningKey
+
+FIELD_NAME = "CertificationBody"
+#: hex characters reserved for the CMS object on top of the certificates, and for a timestamp token
+_BASE_RESERVE = 8192
+_TIMESTAMP_RESERVE = 24576
+
+
+@dataclass(frozen=True)
+class SignatureBox:
+    """Where the visible signature box is: 0-based page index and (x1, y1, x2, y2) in PDF points."""
+
+    page: int
+    rect: tuple[float, float, float, float]
+
+
+class _KeptKeySigner(signers.SimpleSigner):
+    """``SimpleSigner`` that signs with an already parsed key instead of re-parsing it each time."""
+
+    def __init__(self, key: SigningKey):
+        self._key = key.private_key
+        der = key.private_key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
+                                            serialization.NoEncryption())
+        certs = [asn1_x509.Certificate.load(c.public_bytes(serialization.Encoding.DER)) for c in key.chain]
+        super().__init__(
+            signing_cert=asn1_x509.Certificate.load(key.cert.public_bytes(serialization.Encoding.DER)),
+            signing_key=asn1_keys.PrivateKeyInfo.load(der),
+            cert_registry=SimpleCertificateStore.from_certs(certs),
+        )
+        del der
+
+    def sign_raw(self, data: bytes, digest_algorithm: str) -> bytes:
+        mechanism = self.get_signature_mechanism_for_digest(digest_algorithm).signature_algo
+        hash_algo = get_pyca_cryptography_hash(digest_algorithm)
+        if mechanism == "rsassa_pkcs1v15" and isinstance(self._key, RSAPrivateKey):
+            return self._key.sign(data, PKCS1v15(), hash_algo)
+        if mechanism == "ecdsa" and isinstance(self._key, EllipticCurvePrivateKey):
+            return self._key.sign(data, ECDSA(hash_algo))
+        return super().sign_raw(data, digest_algorithm)
+
+
+class DocumentSigner:
+    """Signs certificate PDFs for one certification body key; reuse it for many documents."""
+
+    def __init__(self, key: SigningKey, tsa_url: str | None = None, timeout: float = 10):
+        self.key = key
+        self.tsa_url = tsa_url
+        self._signer = _KeptKeySigner(key)
+        self._timestamper = None
+        if tsa_url:
+            from pyhanko.sign.timestamps import HTTPTimeStamper
+
+            self._timestamper = HTTPTimeStamper(tsa_url, timeout=timeout)
+        chain_bytes = sum(len(c.public_bytes(serialization.Encoding.DER)) for c in (key.cert, *key.chain))
+        self._reserve = 2 * chain_bytes + _BASE_RESERVE + (_TIMESTAMP_RESERVE if tsa_url else 0)
+
+    @property
+    def level(self) -> str:
+        """PAdES baseline level the signatures reach."""
+        return "PAdES B-T" if self._timestamper else "PAdES B-B"
+
+    def sign(self, pdf: bytes, box: SignatureBox | None = None, reason: str | None = None,
+             location: str | None = None) -> bytes:
+        """The signed PDF: ``pdf`` plus one incremental update holding the signature over the whole file."""
+        writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
+        spec = None
+        if box is not None:
+            spec = fields.SigFieldSpec(FIELD_NAME, on_page=box.page, box=tuple(round(v, 2) for v in box.rect))
+        meta = signers.PdfSignatureMetadata(
+            field_name=FIELD_NAME,
+            subfilter=fields.SigSeedSubFilter.PADES,
+            md_algorithm="sha256",
+            reason=reason,
+            location=location,
+            name=self.key.holder,
+        )
+        pdf_signer = signers.PdfSigner(meta, signer=self._signer, timestamper=self._timestamper,
+                                       stamp_style=NoOpStampStyle(), new_field_spec=spec)
+        out = io.BytesIO()
+        try:
+            pdf_signer.sign_pdf(writer, output=out, bytes_reserved=self._reserve)
+        except SigningError as e:
+            if "too small" not in str(e).lower() and "reserve" not in str(e).lower():
+                raise
+            # a timestamp token larger than expected: let pyHanko size the placeholder (one dry run)
+            writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
+            out = io.BytesIO()
+            pdf_signer.sign_pdf(writer, output=out)
+        return out.getvalue()
+
+
+def sign_detached(data: bytes, key: SigningKey) -> bytes:
+    """A detached CMS signature (DER) of ``data`` with the signer's chain, e.g. for registry exports."""
+    import asyncio
+
+    signer = _KeptKeySigner(key)
+    info = asyncio.run(signer.async_sign_general_data(data, "sha256", detached=True))
+    return info.dump()
+
+
+def verify_detached(data: bytes, signature: bytes, roots: list) -> str:
+    """Signer's name when ``signature`` is a valid detached CMS signature of ``data`` by a trusted key.
+
+    Raises ``ValueError`` with the reason otherwise.
+    """
+    import asyncio
+
+    from asn1crypto import cms
+    from asn1crypto import x509 as asn1_x509
+    from pyhanko.sign.validation.generic_cms import async_validate_detached_cms
+    from pyhanko_certvalidator import ValidationContext
+
+    try:
+        signed_data = cms.ContentInfo.load(signature)["content"]
+        signed_data.native  # noqa: B018 - force a full parse so garbage fails here
+    except Exception as e:  # noqa: BLE001
+        raise ValueError(f"not a CMS signature ({e})") from None
+    trust = [asn1_x509.Certificate.load(r.public_bytes(serialization.Encoding.DER)) for r in roots]
+    context = ValidationContext(trust_roots=trust, allow_fetching=False, revocation_mode="soft-fail")
+    status = asyncio.run(async_validate_detached_cms(data, signed_data, signer_validation_context=context))
+    if not (status.intact and status.valid):
+        raise ValueError("the signature does not match the data (the export was changed)")
+    if not status.trusted:
+        raise ValueError(f"signed by {status.signing_cert.subject.human_friendly}, which does not chain to a "
+                         "trusted root")
+    return status.signing_cert.subject.human_friendly

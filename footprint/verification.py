@@ -1,0 +1,290 @@
+"""``footprint verify``: is this certificate PDF genuine, unchanged, and still valid?
+
+Each check is reported on its own line, and every one must pass:
+
+1. *signature* — exactly one signature, cryptographically valid over intact bytes;
+2. *coverage* — it covers the entire file: no incremental update or appended revision after it
+   (pdfsig still says "valid" for a signed file with a replaced attachment appended, and pyHanko
+   accepts an edited Info dictionary after signing, so "covers the entire file" is required);
+3. *signer* — the signer's chain ends at a trusted root (``--trust`` and ``<home>/trust``);
+4. *data* — the embedded data's SHA-256 equals the one in the QR code (decoded from the page
+   image, as a phone would) and the one the registry recorded;
+5. *file* — the PDF's SHA-256 equals the registry's (catches edits the signature tolerates);
+6. *status* — the registry (database or signed export) says active and within validity.
+
+A demo signature adds a warning line and fails the signer check unless the demo CA is trusted.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cryptography import x509
+
+from footprint import keys
+from footprint.registry import Record, Registry, RegistryError, parse_number, read_export, record_from_dict
+
+_SHA = re.compile(r"(?<![0-9a-fA-F])[0-9a-fA-F]{64}(?![0-9a-fA-F])")
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+
+
+@dataclass
+class Verdict:
+    """The checks made, in order; valid only if there are checks and every one passed."""
+
+    file: str
+    checks: list[Check] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    number: str | None = None
+
+    @property
+    def valid(self) -> bool:
+        return bool(self.checks) and all(c.ok for c in self.checks)
+
+    @property
+    def reasons(self) -> list[str]:
+        return [f"{c.name}: {c.detail}" for c in self.checks if not c.ok]
+
+    def add(self, name: str, ok: bool, detail: str) -> bool:
+        self.checks.append(Check(name, ok, detail))
+        return ok
+
+
+# ---- reading the document ------------------------------------------------------------------
+
+
+def embedded_files(pdf: bytes) -> dict[str, bytes]:
+    """Name → bytes of every embedded file of the document's newest revision."""
+    from pypdf import PdfReader
+
+    reader = PdfReader(io.BytesIO(pdf))
+    return {name: contents[-1] for name, contents in reader.attachments.items()}
+
+
+def qr_payloads(pdf: bytes, dpi: int = 200) -> list[str]:
+    """The text of every QR code printed on the pages, decoded from a rasterised image of each page."""
+    import pypdfium2 as pdfium
+    import zxingcpp
+
+    found: list[str] = []
+    doc = pdfium.PdfDocument(pdf)
+    try:
+        for page in doc:
+            image = page.render(scale=dpi / 72).to_pil()
+            found.extend(r.text for r in zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode))
+    finally:
+        doc.close()
+    return found
+
+
+def parse_payload(payload: str) -> tuple[str | None, str | None]:
+    """(certificate number, SHA-256) in a QR payload (``urn:footprint:certificate:N:sha256:H`` or a URL)."""
+    from urllib.parse import parse_qs, urlparse
+
+    digest = _SHA.search(payload)
+    number = None
+    if payload.startswith("urn:footprint:certificate:"):
+        number = payload.split(":")[3]
+    elif "://" in payload:
+        number = (parse_qs(urlparse(payload).query).get("no") or [None])[0]
+    return number, digest.group(0).lower() if digest else None
+
+
+# ---- registries ----------------------------------------------------------------------------
+
+
+class RegistrySource:
+    """Where statuses come from: a registry database, or a signed export read offline."""
+
+    name: str
+
+    def get(self, number: str) -> Record | None:  # pragma: no cover - interface
+        raise NotImplementedError
+
+
+class DatabaseSource(RegistrySource):
+    def __init__(self, registry: Registry):
+        self.registry = registry
+        self.name = f"registry {registry.engine.url.render_as_string(hide_password=True)}"
+
+    def get(self, number: str) -> Record | None:
+        return self.registry.get(number)
+
+
+class ExportSource(RegistrySource):
+    def __init__(self, records: dict[str, Record], name: str):
+        self.records = records
+        self.name = name
+
+    def get(self, number: str) -> Record | None:
+        return self.records.get(number.upper())
+
+
+def registry_record(d: dict) -> Record:
+    return record_from_dict(d)
+
+
+def load_export(path: Path, roots: list[x509.Certificate]) -> ExportSource:
+    """A signed registry export as a status source; ``ValueError`` unless signed by a trusted key."""
+    payload, signer = read_export(path, roots)
+    records = {d["number"]: record_from_dict(d) for d in payload.get("certificates", [])}
+    return ExportSource(records, f"export {Path(path).name} by {signer}, {payload.get('generated_at')}")
+
+
+# ---- the checks ----------------------------------------------------------------------------
+
+
+def _validation_context(roots: list[x509.Certificate], moment: dt.datetime | None):
+    from asn1crypto import x509 as asn1_x509
+    from cryptography.hazmat.primitives import serialization
+    from pyhanko_certvalidator import ValidationContext
+
+    trust = [asn1_x509.Certificate.load(r.public_bytes(serialization.Encoding.DER)) for r in roots]
+    return ValidationContext(trust_roots=trust, allow_fetching=False, revocation_mode="soft-fail", moment=moment)
+
+
+def _check_signature(pdf: bytes, roots: list[x509.Certificate], verdict: Verdict,
+                     moment: dt.datetime | None) -> None:
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign.validation import validate_pdf_signature
+    from pyhanko.sign.validation.status import SignatureCoverageLevel
+
+    try:
+        reader = PdfFileReader(io.BytesIO(pdf), strict=False)
+        sigs = reader.embedded_signatures
+    except Exception as e:  # noqa: BLE001 - any parse failure means the file is not a readable PDF
+        verdict.add("signature", False, f"not a readable PDF ({type(e).__name__}: {e})")
+        return
+    if not sigs:
+        verdict.add("signature", False, "the document is not signed")
+        return
+    if len(sigs) > 1:
+        verdict.add("signature", False, f"{len(sigs)} signatures; a certificate carries exactly one")
+        return
+    sig = sigs[0]
+    try:
+        status = validate_pdf_signature(sig, _validation_context(roots, moment))
+    except Exception as e:  # noqa: BLE001
+        verdict.add("signature", False, f"cannot be validated ({type(e).__name__}: {e})")
+        return
+    signer = sig.signer_cert.subject.human_friendly
+    level = "PAdES B-T (timestamped)" if status.timestamp_validity is not None else "PAdES B-B"
+    if not (status.intact and status.valid):
+        what = "the signed bytes were changed" if not status.intact else "the signature value does not verify"
+        verdict.add("signature", False, f"INVALID — {what}")
+        return
+    verdict.add("signature", True, f"intact and cryptographically valid, {level}, SHA-256")
+    if status.timestamp_validity is not None:
+        ts = status.timestamp_validity
+        verdict.add("timestamp", ts.intact and ts.valid and ts.trusted,
+                    f"{ts.timestamp:%Y-%m-%d %H:%M:%S} UTC" + ("" if ts.trusted else " — TSA not trusted"))
+    if status.coverage == SignatureCoverageLevel.ENTIRE_FILE:
+        verdict.add("coverage", True, "the signature covers the entire file")
+    else:
+        verdict.add("coverage", False, "content was added after signing (the signature does not cover the "
+                                       "entire file: an incremental update or appended revision)")
+    if status.trusted:
+        verdict.add("signer", True, f"{signer}, chains to a trusted root")
+    else:
+        problem = status.trust_problem_indic.name if status.trust_problem_indic else "untrusted"
+        verdict.add("signer", False, f"{signer} does NOT chain to a trusted root ({problem}); "
+                                     "give the certification body's root with --trust")
+    cert = x509.load_der_x509_certificate(sig.signer_cert.dump())
+    if keys.is_demo(cert):
+        verdict.warnings.append("signed with a DEMO key — NOT A VALID CERTIFICATION")
+
+
+def verify(pdf_path: Path, roots: list[x509.Certificate], source: RegistrySource | None,
+           now: dt.datetime | None = None, pdf: bytes | None = None) -> Verdict:
+    """Run every check on one PDF; never raises for a bad document, only reports."""
+    pdf = Path(pdf_path).read_bytes() if pdf is None else pdf
+    now = now or dt.datetime.now(dt.UTC)
+    verdict = Verdict(str(pdf_path))
+    _check_signature(pdf, roots, verdict, None)
+    if not verdict.checks or verdict.checks[0].name == "signature" and not verdict.checks[0].ok \
+            and verdict.checks[0].detail.startswith("not a readable PDF"):
+        return verdict
+
+    # data: embedded file ↔ QR ↔ registry
+    try:
+        files = embedded_files(pdf)
+    except Exception as e:  # noqa: BLE001
+        files = {}
+        verdict.add("data", False, f"cannot read the embedded files ({e})")
+    payloads = [p for p in _safe_qr(pdf) if parse_payload(p)[1]]
+    number = qr_digest = None
+    if payloads:
+        number, qr_digest = parse_payload(payloads[0])
+    verdict.number = number
+    data_digest = None
+    if files:
+        digests = {name: hashlib.sha256(b).hexdigest() for name, b in files.items()}
+        name = next((n for n, d in digests.items() if d == qr_digest), next(iter(digests)))
+        data_digest = digests[name]
+    record = None
+    if number:
+        try:
+            parse_number(number)
+        except RegistryError as e:
+            verdict.add("number", False, str(e))
+        if source is None:
+            verdict.add("registry", False, "no registry to check the status against (use --registry URL|EXPORT)")
+        else:
+            record = source.get(number)
+            if record is None:
+                verdict.add("registry", False, f"{number} is not in {source.name}")
+    if not payloads:
+        verdict.add("data", False, "no certificate QR code with a SHA-256 was found on the pages")
+    elif not files:
+        verdict.add("data", False, "the document embeds no data file")
+    elif data_digest != qr_digest:
+        verdict.add("data", False, f"the embedded data (SHA-256 {data_digest[:16]}…) does not match the QR code "
+                                   f"({qr_digest[:16]}…): the embedded data was replaced")  # type: ignore[index]
+    elif record is not None and record.data_sha256 != data_digest:
+        verdict.add("data", False, f"the embedded data does not match the registry record of {number}")
+    elif record is not None:
+        verdict.add("data", True, f"embedded data SHA-256 {data_digest[:16]}… matches the QR code and the registry")  # type: ignore[index]
+    if record is None:
+        return verdict
+
+    file_digest = hashlib.sha256(pdf).hexdigest()
+    verdict.add("file", file_digest == record.pdf_sha256,
+                "the PDF is byte-identical to the one issued" if file_digest == record.pdf_sha256
+                else "the PDF differs from the file the registry recorded at issue")
+    status = record.status_at(now)
+    if status == "active":
+        verdict.add("status", True, f"{number} is active, valid until {record.valid_until[:10]} ({source.name})")  # type: ignore[union-attr]
+    else:
+        verdict.add("status", False, _status_reason(record, status))
+    return verdict
+
+
+def _safe_qr(pdf: bytes) -> list[str]:
+    try:
+        return qr_payloads(pdf)
+    except Exception:  # noqa: BLE001 - an unreadable page simply has no QR code
+        return []
+
+
+def _status_reason(record: Record, status: str) -> str:
+    if status == "withdrawn":
+        when = (record.revoked_at or "")[:10]
+        return f"{record.number} was REVOKED (withdrawn) on {when}: {record.revocation_reason}"
+    if status == "expired":
+        return f"{record.number} EXPIRED on {record.valid_until[:10]}"
+    if status == "superseded":
+        return f"{record.number} was SUPERSEDED by {record.superseded_by}"
+    if status == "suspended":
+        return f"{record.number} is SUSPENDED: {record.status_reason}"
+    return f"{record.number} is {status}"
