@@ -14,7 +14,25 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e ".[test]"
 	touch $(STAMP)
 
-install: $(STAMP)
+# Documents: the CJK font cut from the noto-cjk-sans-otc wheel (~40 s, once), and Debian packages
+# (fast HarfBuzz font subsetting; poppler's pdftotext/pdffonts for the document tests).
+FONT := templates/fonts/NotoSansSC-footprint.otf
+DEBS := libharfbuzz-subset0 poppler-utils
+
+install: $(STAMP) $(FONT) debs
+
+$(FONT): $(STAMP) footprint/documents/fonts.py
+	$(BIN)/python -c "from footprint.documents.fonts import ensure_font; print(ensure_font())"
+
+.PHONY: debs
+debs:
+	@missing=""; for p in $(DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -z "$$missing" ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "installing Debian packages:$$missing"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null) \
+	    || echo "footprint: could not install$$missing; documents still work, slower, and some tests skip"; \
+	else echo "footprint: please run: sudo apt-get install$$missing (documents work without, slower; some tests skip)"; fi
 
 demo: install
 	$(BIN)/footprint validate $(DEMO)

@@ -150,6 +150,95 @@ def recompute(bundle_file: Annotated[Path, typer.Argument(help="A bundle written
     out.print(f"[green]Reproduced[/]: {len(diffs)} numbers, largest relative difference {worst:.1e}")
 
 
+Lang = Annotated[Optional[str], typer.Option(
+    "--lang", help="zh, en or zh-en (bilingual). Default: zh-en for parks in CN, else en.")]
+IssuerFile = Annotated[Optional[Path], typer.Option(
+    "--issuer", help="Issuer configuration YAML (certification body). Default: $FOOTPRINT_ISSUER, else "
+                     "issuer.yaml in the data directory. Example: inventories/demo-issuer.yaml.")]
+IssueDate = Annotated[Optional[str], typer.Option(
+    "--issue-date", help="Issue date YYYY-MM-DD (default today); the same date gives the same PDF bytes.")]
+
+
+def _date(text: str | None):
+    from datetime import date
+
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not a date YYYY-MM-DD", param_hint="--issue-date") from None
+
+
+@app.command()
+def certify(
+    park_dir: ParkDir,
+    product: Annotated[Optional[list[str]], typer.Option(
+        "--product", help="Product ID to certify; repeat for several. Default: every product.")] = None,
+    lang: Lang = None,
+    out_dir: Annotated[Path, typer.Option(
+        "--out", help="Folder for the PDFs (<product>_<certificate number>.pdf).")] = Path("certificates"),
+    issue_date: IssueDate = None,
+    issuer: IssuerFile = None,
+) -> None:
+    """Compute a park and render each product's certificate (PDF/A-3b, DRAFT until signed)."""
+    from footprint import certification
+
+    day = _date(issue_date)
+    try:
+        with err.status("Starting") as status:
+            park, body, results = certification.prepare(park_dir, issuer, step=lambda s: status.update(s))
+            written = certification.certify(park, body, results, out_dir, product or (), lang, day,
+                                            step=lambda s: status.update(s))
+    except Exception as e:  # noqa: BLE001 - shown cleanly, traceback with --debug
+        _fail(e)
+    for w in written:
+        out.print(f"{w.path}  {w.product_id}  {w.size / 1024:.0f} KiB  data sha256 {w.sha256[:16]}…",
+                  soft_wrap=True, highlight=False)
+    err.print(f"{len(written)} certificate(s), unsigned DRAFT", style="dim")
+
+
+@app.command()
+def summary(
+    park_dir: ParkDir,
+    out_file: Annotated[Optional[Path], typer.Option(
+        "--out", help="PDF to write. Default: certificates/<park>-summary.pdf.")] = None,
+    lang: Lang = None,
+    issue_date: IssueDate = None,
+    issuer: IssuerFile = None,
+) -> None:
+    """Compute a park and render one table of all its products (templates/summary.html.j2)."""
+    from footprint import certification
+
+    day = _date(issue_date)
+    try:
+        with err.status("Starting") as status:
+            park, body, results = certification.prepare(park_dir, issuer, step=lambda s: status.update(s))
+            target = out_file or Path("certificates") / f"{results.park}-summary.pdf"
+            w = certification.summary(park, body, results, target, lang, day)
+    except Exception as e:  # noqa: BLE001
+        _fail(e)
+    out.print(f"{w.path}  {len(results.products)} products  {w.size / 1024:.0f} KiB", soft_wrap=True,
+              highlight=False)
+
+
+@app.command()
+def inspect(
+    pdf_file: Annotated[Path, typer.Argument(help="A certificate or summary PDF.", show_default=False)],
+    name: Annotated[Optional[str], typer.Option(help="Embedded file to print (default: the first).")] = None,
+) -> None:
+    """Print the data file embedded in a certificate PDF (PACT ProductFootprint JSON)."""
+    from footprint.documents import read_attachment
+
+    try:
+        _, data = read_attachment(pdf_file, name)
+    except Exception as e:  # noqa: BLE001
+        _fail(e)
+    sys.stdout.write(data.decode("utf-8"))
+    if not data.endswith(b"\n"):
+        sys.stdout.write("\n")
+
+
 def _write(path: Path, text: str) -> None:
     """Write via a temporary file so a failure never leaves half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
