@@ -1,0 +1,26 @@
+"""Functions run in child processes by the concurrency tests (importable by name for spawn)."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+
+def issue_many(url: str, p12: str, out_dir: str, count: int, start_at: float) -> list[str]:
+    """Open the registry (first open races the migration too) and issue ``count`` certificates."""
+    from certdocs import document
+
+    from footprint import issuing, keys
+    from footprint.registry import Registry
+    from footprint.signing import DocumentSigner
+
+    signer = DocumentSigner(keys.load_pkcs12(Path(p12), None))
+    time.sleep(max(0.0, start_at - time.time()))
+    numbers = []
+    with Registry(url) as registry:
+        for i in range(count):
+            issued = issuing.issue(registry, signer, "demo-park", Path(out_dir),
+                                   lambda r, i=i: document(r, product_id=f"p{os.getpid()}-{i}"))
+            numbers.append(issued.record.number)
+    return numbers
