@@ -101,10 +101,10 @@ def product_footprint(results: Results, product: ProductResult, certificate: Cer
     }
     if luc_removal:
         pcf["landManagementBiogenicCO2Removals"] = dec(product.luc)
-    if country:
-        pcf["geographyCountry"] = country
-    if region and len(region) <= 6 and region[:2] == country:
+    if region and country and region.startswith(f"{country}-"):  # PACT: one geography, the most specific
         pcf["geographyCountrySubdivision"] = region
+    elif country:
+        pcf["geographyCountry"] = country
     sources = secondary_sources(results, product)
     if sources:
         pcf["secondaryEmissionFactorSources"] = sources

@@ -79,13 +79,18 @@ class Renderer:
                             created=stamp, modified=stamp, relationship="Data", url_fetcher=self.fetcher)]
         identifier = hashlib.md5(html.encode() + attachment, usedforsecurity=False).hexdigest().encode()
         pdf = document.write_pdf(pdf_variant=PDF_VARIANT, attachments=files, pdf_identifier=identifier,
-                                 finisher=_drop_producer)
+                                 finisher=_finish)
         return pdf, _signature_box(document)
 
 
-def _drop_producer(document: Any, pdf: Any) -> None:
-    """Incremental PAdES signing keeps Info and XMP consistent only if Info has no Producer."""
+def _finish(document: Any, pdf: Any) -> None:
+    """Drop Info's Producer (incremental PAdES signing keeps Info and XMP consistent only without it)
+    and list each associated file once in /AF (WeasyPrint 70 lists the embedded file twice)."""
     pdf.info.pop("Producer", None)
+    if "AF" in pdf.catalog:
+        import pydyf
+
+        pdf.catalog["AF"] = pydyf.Array(dict.fromkeys(pdf.catalog["AF"]))
 
 
 def _find(box: Any, ident: str) -> Any:
@@ -230,7 +235,7 @@ def certificate_context(results: Results, certificate: Certificate, lang: str, d
         "total": numbers.sig(p.total), "fossil": numbers.sig(p.fossil), "biogenic": numbers.sig(p.biogenic),
         "luc": numbers.sig(p.luc),
         "mass": numbers.sig(p.mass_kg) if p.mass_kg is not None else None,
-        "production": numbers.sig(p.amount, 6),
+        "production": numbers.quantity(p.amount),
         "primary": numbers.percent(p.primary_data_share),
         "dqr": f"{p.dqr:.1f}" if p.dqr is not None else None,
         "uncertainty": (numbers.sig(u.p2_5), numbers.sig(u.p97_5), u.iterations) if u else None,

@@ -34,6 +34,14 @@ def sig(x: float, digits: int = SIG_FIGS) -> str:
     return sign + whole + ("." + frac if frac else "")
 
 
+def quantity(x: float) -> str:
+    """An amount as reported (production, inputs): whole numbers whole, else 6 significant figures."""
+    if float(x).is_integer():
+        return f"{int(x):,}"
+    text = sig(x, 6)
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
 def percent(fraction: float, places: int = 1) -> str:
     return f"{fraction * 100:.{places}f}%"
 
