@@ -62,11 +62,17 @@ def _background_files(results: Results) -> dict[str, bytes]:
 
 def create(park_dir: Path, out: Path, iterations: int, seed: int) -> tuple[str, Results]:
     """Compute the park and write its bundle to ``out``; returns the bundle hash and results."""
-    from footprint.background import method_identity
     from footprint.calculation import compute_park
     from footprint.loading import load_park
 
     results = compute_park(load_park(park_dir), iterations=iterations, seed=seed)
+    return write(park_dir, results, out, iterations, seed), results
+
+
+def write(park_dir: Path, results: Results, out: Path, iterations: int, seed: int) -> str:
+    """Write the bundle of a park computed with ``iterations`` and ``seed``; returns its hash."""
+    from footprint.background import method_identity
+
     files = {f"park/{p.name}": p.read_bytes() for p in sorted(Path(park_dir).iterdir()) if p.is_file()}
     files.update(_background_files(results))
     files["method.json"] = _json(method_identity())
@@ -84,7 +90,7 @@ def create(park_dir: Path, out: Path, iterations: int, seed: int) -> tuple[str, 
         for name in sorted(files):
             archive.writestr(zipfile.ZipInfo(name, ZIP_DATE), files[name])
     tmp.replace(out)
-    return _sha256(manifest), results
+    return _sha256(manifest)
 
 
 def read(bundle: Path) -> dict[str, bytes]:

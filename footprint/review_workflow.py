@@ -1,0 +1,118 @@
+"""The certification body's review workflow: report + bundle, decisions, and the approval gate.
+
+A decision is an entry of the registry's hash-chained audit log (action ``review``, subject
+``<park>/<product>``) holding the bundle hash it was made on, and the Monte Carlo iterations and
+seed of that bundle. A product may be certified only while the park's *current* bundle,
+recomputed with those iterations and seed, has the approved hash: any changed row, factor,
+method or engine version changes the hash and so voids the approval.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from sqlalchemy import select
+
+from footprint import audit, bundle
+from footprint.models import Results
+from footprint.registry import Registry
+from footprint.schema import AuditEntry
+
+ACTION = "review"
+
+
+class NotApproved(Exception):
+    """Issuing refused: no approval of the current calculation."""
+
+
+@dataclass(frozen=True)
+class ReviewOutput:
+    html: Path
+    pdf: Path
+    bundle: Path
+    bundle_hash: str
+    results: Results
+
+
+def run_review(park_dir: Path, out_dir: Path, products: list[str], iterations: int, seed: int, day: date,
+               step=lambda _: None) -> ReviewOutput:
+    """Compute with Monte Carlo, write the bundle, and render the review report (HTML + PDF)."""
+    from footprint.background import ensure_project
+    from footprint.calculation import calculate
+    from footprint.documents import review as review_document
+    from footprint.inventory import build_foreground, write_foreground
+    from footprint.loading import load_park
+    from footprint.review import build
+
+    park = load_park(park_dir)
+    unknown = sorted(set(products) - {o.product_id for o in park.outputs})
+    if unknown:
+        raise ValueError(f"unknown product(s) {', '.join(unknown)} in {park_dir}")
+    step("Preparing the Brightway project")
+    ensure_project()
+    fg = build_foreground(park)
+    write_foreground(fg)
+    step(f"Computing with {iterations} Monte Carlo iterations")
+    results = calculate(fg, iterations, seed)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stem = out_dir / f"{park.park.id}-review"
+    bundle_path = out_dir / f"{park.park.id}-bundle.zip"
+    digest = bundle.write(park_dir, results, bundle_path, iterations, seed)
+    step("Tracing the supply chains and rendering the report")
+    html, pdf = review_document.render(build(fg, results, products), digest, iterations, seed, day)
+    for suffix, data in ((".html", html.encode()), (".pdf", pdf)):
+        tmp = stem.with_suffix(suffix + ".part")
+        tmp.write_bytes(data)
+        tmp.replace(stem.with_suffix(suffix))
+    return ReviewOutput(stem.with_suffix(".html"), stem.with_suffix(".pdf"), bundle_path, digest, results)
+
+
+def current_bundle_hash(park_dir: Path, iterations: int, seed: int) -> tuple[str, Results]:
+    """Hash of the bundle the park's files give today (written to a temporary file)."""
+    with tempfile.TemporaryDirectory(prefix="footprint-bundle-") as tmp:
+        return bundle.create(park_dir, Path(tmp) / "bundle.zip", iterations, seed)
+
+
+def decide(registry: Registry, park: str, product: str, approve: bool, reviewer: str, comment: str,
+           bundle_hash: str, iterations: int, seed: int) -> AuditEntry:
+    """Record a reviewer's decision on a product's calculation in the audit log."""
+    if not reviewer.strip() or not comment.strip():
+        raise ValueError("a decision needs the reviewer's name and a comment")
+    with registry.write() as session:
+        return audit.append(session, ACTION, f"{park}/{product}", {
+            "decision": "approve" if approve else "reject", "reviewer": reviewer, "comment": comment,
+            "bundle_sha256": bundle_hash, "iterations": iterations, "seed": seed,
+        })
+
+
+def latest_decision(registry: Registry, park: str, product: str) -> dict | None:
+    with registry.read() as session:
+        entry = session.execute(select(AuditEntry).where(AuditEntry.action == ACTION)
+                                .where(AuditEntry.subject == f"{park}/{product}")
+                                .order_by(AuditEntry.seq.desc()).limit(1)).scalar_one_or_none()
+        return {**json.loads(entry.detail), "at": entry.at, "seq": entry.seq} if entry else None
+
+
+def require_approval(registry: Registry, park_dir: Path, park: str, products: list[str]) -> dict[str, dict]:
+    """The approving decision of each product, or NotApproved naming why not."""
+    approvals, cache = {}, {}
+    for product in products:
+        decision = latest_decision(registry, park, product)
+        if decision is None:
+            raise NotApproved(f"{park}/{product} has not been reviewed: run `footprint review` and "
+                              "`footprint review decide`, or certify with --self-declared")
+        if decision["decision"] != "approve":
+            raise NotApproved(f"{park}/{product} was rejected by {decision['reviewer']} on {decision['at'][:10]}: "
+                              f"{decision['comment']}")
+        key = (decision["iterations"], decision["seed"])
+        if key not in cache:
+            cache[key] = current_bundle_hash(park_dir, *key)[0]
+        if cache[key] != decision["bundle_sha256"]:
+            raise NotApproved(f"{park}/{product}: the park's data changed since {decision['reviewer']} approved "
+                              f"bundle {decision['bundle_sha256'][:12]} (now {cache[key][:12]}); the approval is void")
+        approvals[product] = decision
+    return approvals
