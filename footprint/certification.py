@@ -13,10 +13,16 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from footprint import certificate as certificates
 from footprint.issuer import Issuer, load_issuer
 from footprint.models import ParkData, Results
+
+if TYPE_CHECKING:
+    from footprint.issuing import Issued
+    from footprint.keys import SigningKey
+    from footprint.registry import Registry
 
 Step = Callable[[str], None]
 
@@ -91,3 +97,57 @@ def write_atomic(path: Path, data: bytes, number: str | None, product_id: str | 
         if os.path.exists(tmp):
             os.unlink(tmp)
     return Written(path, number, product_id, sha256, len(data))
+
+
+def issue(park: ParkData, issuer: Issuer, results: Results, out_dir: str | Path, key: SigningKey,
+          products: Iterable[str] = (), lang: str | None = None, issue_date: date | None = None,
+          tsa_url: str | None = None, registry: Registry | None = None, step: Step = lambda _: None) -> list[Issued]:
+    """Sign and register each product's certificate: reserve number → render → sign → write → record.
+
+    Each certificate is all or nothing (``footprint.issuing``); every draft is checked before the
+    first number is reserved. A demo key makes the issuer a demo issuer, so the document says DEMO.
+    """
+    from footprint import documents, issuing
+    from footprint.registry import Registry as _Registry
+    from footprint.signing import DocumentSigner, SignatureBox
+
+    lang = lang or default_lang(park)
+    if lang not in documents.LANGS:
+        raise ValueError(f"language {lang!r} is not one of {', '.join(documents.LANGS)}")
+    issue_date = issue_date or date.today()
+    if key.demo and not issuer.demo:
+        issuer = issuer.model_copy(update={"demo": True})
+    wanted = list(dict.fromkeys(products)) or [p.product_id for p in results.products]
+    drafts = [certificates.draft(results, pid, issuer, issue_date) for pid in wanted]
+    signer = DocumentSigner(key, tsa_url)
+    own = registry is None
+    if registry is None:
+        from footprint import home
+
+        registry = _Registry.open(home.resolve())
+    issued: list[Issued] = []
+    try:
+        for n, draft in enumerate(drafts, 1):
+            step(f"Issuing {n}/{len(drafts)}: {draft.product_id}")
+
+            def render(reservation, draft=draft):  # noqa: ANN001, ANN202 - issuing.Reservation → issuing.Document
+                cert = draft.model_copy(update={"number": reservation.number, "status": "active"})
+                doc = documents.render_certificate(results, cert, lang, park.park.country, park.park.region)
+                p = results.product(cert.product_id)
+                valid_from, valid_until = issuing.validity(cert.valid_from, cert.valid_until)
+                box = SignatureBox(doc.signature_box[0], doc.signature_box[1]) if doc.signature_box else None
+                return issuing.Document(pdf=doc.pdf, data_sha256=doc.sha256, box=box, facts={
+                    "product_id": p.product_id, "product_name": p.name, "holder": p.enterprise,
+                    "holder_id": p.enterprise_id, "facility": p.facility, "unit": p.unit, "total": p.total,
+                    "fossil": p.fossil, "biogenic": p.biogenic, "luc": p.luc,
+                    "primary_data_share": p.primary_data_share, "period_start": results.period.start.isoformat(),
+                    "period_end": results.period.end.isoformat(), "valid_from": valid_from,
+                    "valid_until": valid_until})
+
+            issued.append(issuing.issue(registry, signer, results.park, Path(out_dir), render,
+                                        file_name=lambda r, pid=draft.product_id: f"{pid}_{r.number}.pdf",
+                                        year=issue_date.year, prefix=issuer.number_prefix))
+    finally:
+        if own:
+            registry.close()
+    return issued

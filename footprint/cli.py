@@ -5,6 +5,8 @@ Invalid data exits 2 with located messages and no traceback (``--debug`` shows t
 
 from __future__ import annotations
 
+import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -180,22 +182,46 @@ def certify(
         "--out", help="Folder for the PDFs (<product>_<certificate number>.pdf).")] = Path("certificates"),
     issue_date: IssueDate = None,
     issuer: IssuerFile = None,
+    key: Annotated[Optional[Path], typer.Option(
+        "--key", help="Signing key: PKCS#12 file, or PEM private key with --cert. Passphrase from "
+                      "$FOOTPRINT_KEY_PASSPHRASE, else prompted. Default: the data directory's demo key "
+                      "(documents then say DEMO — NOT A VALID CERTIFICATION).")] = None,
+    cert: Annotated[Optional[Path], typer.Option(
+        "--cert", help="PEM file with the signing certificate then its chain (with a PEM --key).")] = None,
+    tsa: Annotated[Optional[str], typer.Option(
+        "--tsa", help="RFC 3161 timestamp authority URL: PAdES B-T instead of B-B.")] = None,
+    draft: Annotated[bool, typer.Option(
+        "--draft", help="Render unsigned DRAFT documents only: no signature, no registry record.")] = False,
 ) -> None:
-    """Compute a park and render each product's certificate (PDF/A-3b, DRAFT until signed)."""
+    """Compute a park and issue each product's certificate: PDF/A-3b, signed (PAdES), registered."""
     from footprint import certification
 
     day = _date(issue_date)
+    signing_key = None if draft else _signing_key(key, cert)
     try:
         with err.status("Starting") as status:
             park, body, results = certification.prepare(park_dir, issuer, step=lambda s: status.update(s))
-            written = certification.certify(park, body, results, out_dir, product or (), lang, day,
-                                            step=lambda s: status.update(s))
+            if signing_key is not None:
+                issued = certification.issue(park, body, results, out_dir, signing_key, product or (), lang, day,
+                                             tsa_url=tsa, step=lambda s: status.update(s))
+            else:
+                written = certification.certify(park, body, results, out_dir, product or (), lang, day,
+                                                step=lambda s: status.update(s))
     except Exception as e:  # noqa: BLE001 - shown cleanly, traceback with --debug
         _fail(e)
-    for w in written:
-        out.print(f"{w.path}  {w.product_id}  {w.size / 1024:.0f} KiB  data sha256 {w.sha256[:16]}…",
+    if signing_key is None:
+        for w in written:
+            out.print(f"{w.path}  {w.product_id}  {w.size / 1024:.0f} KiB  data sha256 {w.sha256[:16]}…",
+                      soft_wrap=True, highlight=False)
+        err.print(f"{len(written)} certificate(s), unsigned DRAFT", style="dim")
+        return
+    for i in issued:
+        out.print(f"{i.path}  {i.record.number}  {i.record.product_id}  {i.record.total:.4g} kg CO2e/{i.record.unit}",
                   soft_wrap=True, highlight=False)
-    err.print(f"{len(written)} certificate(s), unsigned DRAFT", style="dim")
+    level = "PAdES B-T" if tsa else "PAdES B-B"
+    demo = " with the DEMO key — NOT A VALID CERTIFICATION" if signing_key.demo else ""
+    err.print(f"{len(issued)} certificate(s) signed ({level}) by {signing_key.holder}{demo}, recorded in the registry",
+              style="dim", highlight=False)
 
 
 @app.command()
@@ -237,6 +263,160 @@ def inspect(
     sys.stdout.write(data.decode("utf-8"))
     if not data.endswith(b"\n"):
         sys.stdout.write("\n")
+
+
+# ---- signing, registry, verification (issue 4) ----------------------------------------------
+
+keys_app = typer.Typer(help="Signing keys of the certification body.", no_args_is_help=True)
+registry_app = typer.Typer(help="The certificate registry.", no_args_is_help=True)
+audit_app = typer.Typer(help="The registry's hash-chained audit log.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+app.add_typer(registry_app, name="registry")
+app.add_typer(audit_app, name="audit")
+
+
+def _signing_key(key: Path | None, cert: Path | None):
+    """Load (and check) the signing key before anything is computed or rendered; exit 2 if unusable."""
+    from footprint import keys
+
+    try:
+        if key is None:
+            return keys.default_key(data_home.resolve())
+        try:
+            return keys.load(key, cert_path=cert)
+        except keys.KeyProblem as e:
+            if os.environ.get(keys.PASSPHRASE_ENV) or not sys.stdin.isatty() or \
+                    not any(w in str(e) for w in ("no passphrase", "encrypted")):
+                raise
+            secret = typer.prompt(f"Passphrase for {key}", hide_input=True)
+            return keys.load(key, secret.encode(), cert_path=cert)
+    except keys.KeyProblem as e:
+        err.print(f"[bold red]Unusable signing key[/]: {e}", highlight=False)
+        raise typer.Exit(2) from None
+
+
+@keys_app.command("demo")
+def keys_demo(force: Annotated[bool, typer.Option(help="Replace existing demo keys.")] = False) -> None:
+    """Create a demo CA and signing certificate in the data directory (owner-only files)."""
+    from footprint import keys
+
+    made = keys.ensure_demo(data_home.resolve(), force=force)
+    state = "created" if made.created else "already present (use --force to replace)"
+    out.print(f"demo keys {state}: {made.signer} (signing key, PKCS#12), {made.ca_cert} (trusted root)",
+              soft_wrap=True, highlight=False)
+    out.print("documents signed with them say DEMO — NOT A VALID CERTIFICATION", highlight=False)
+
+
+def _registry(url: str | None = None):
+    from footprint.registry import Registry
+
+    return Registry.open(data_home.resolve(), url)
+
+
+@app.command()
+def verify(
+    pdf_file: Annotated[Path, typer.Argument(help="A certificate PDF.", show_default=False)],
+    trust: Annotated[Optional[list[Path]], typer.Option(
+        "--trust", help="Trusted root certificate (PEM/DER); repeatable. The data directory's roots "
+                        "(<home>/trust, e.g. the demo CA) are always trusted.")] = None,
+    registry: Annotated[Optional[str], typer.Option(
+        "--registry", help="Registry database URL, or a signed export file (`footprint registry export`). "
+                           "Default: the data directory's registry ($FOOTPRINT_DATABASE_URL).")] = None,
+) -> None:
+    """Check a certificate: signature, whole-file coverage, trusted signer, data hashes, status.
+
+    Exit 0 valid, 1 invalid (reason printed), 2 usage error.
+    """
+    from footprint import keys, verification
+    from footprint.registry import DB_FILE, URL_ENV
+
+    logging.getLogger("pyhanko").setLevel(logging.CRITICAL)  # its diff-analysis warnings are our checks
+    if not pdf_file.is_file():
+        err.print(f"[bold red]Usage error[/]: no file {pdf_file}")
+        raise typer.Exit(2)
+    try:
+        roots = keys.trust_roots(data_home.resolve(), trust or [])
+    except keys.KeyProblem as e:
+        err.print(f"[bold red]Usage error[/]: {e}", highlight=False)
+        raise typer.Exit(2) from None
+    source = None
+    try:
+        if registry and Path(registry).is_file():
+            source = verification.load_export(Path(registry), roots)
+        elif registry and "://" not in registry:
+            err.print(f"[bold red]Usage error[/]: --registry {registry}: no such export file, and not a database URL")
+            raise typer.Exit(2)
+        elif registry or os.environ.get(URL_ENV) or (data_home.resolve() / DB_FILE).exists():
+            source = verification.DatabaseSource(_registry(registry))
+    except ValueError as e:
+        err.print(f"[bold red]Registry export rejected[/]: {e}", highlight=False)
+        raise typer.Exit(1) from None
+    except Exception as e:  # noqa: BLE001 - an unreachable database is a usage problem, not a verdict
+        err.print(f"[bold red]Usage error[/]: cannot open the registry: {e}", highlight=False)
+        raise typer.Exit(2) from None
+    verdict = verification.verify(pdf_file, roots, source)
+    out.print(f"{pdf_file}" + (f" — certificate {verdict.number}" if verdict.number else ""), highlight=False,
+              soft_wrap=True)
+    for c in verdict.checks:
+        mark = "[green]PASS[/]" if c.ok else "[bold red]FAIL[/]"
+        out.print(f"  {mark} {c.name:<9} {c.detail}", highlight=False, soft_wrap=True)
+    for w in verdict.warnings:
+        out.print(f"  [yellow]WARN[/] {w}", highlight=False, soft_wrap=True)
+    if verdict.valid:
+        out.print("[bold green]VALID[/]")
+        raise typer.Exit(0)
+    out.print(f"[bold red]INVALID[/]: {verdict.reasons[0]}", highlight=False, soft_wrap=True)
+    raise typer.Exit(1)
+
+
+@app.command()
+def revoke(
+    number: Annotated[str, typer.Argument(help="Certificate number.", show_default=False)],
+    reason: Annotated[str, typer.Option("--reason", help="Why it is withdrawn (recorded and shown by verify).")],
+) -> None:
+    """Withdraw (revoke) a certificate; `footprint verify` then reports it as revoked."""
+    from footprint.registry import RegistryError
+
+    try:
+        with _registry() as reg:
+            record = reg.revoke(number, reason)
+    except RegistryError as e:
+        err.print(f"[bold red]Error[/]: {e}", highlight=False)
+        raise typer.Exit(2) from None
+    out.print(f"{record.number} withdrawn at {record.revoked_at}: {record.revocation_reason}", highlight=False)
+
+
+@registry_app.command("export")
+def registry_export(
+    out_file: Annotated[Path, typer.Option("--out", help="Export file to write.")] = Path(
+        "certificates/registry-export.json"),
+    key: Annotated[Optional[Path], typer.Option("--key", help="Signing key, as for certify (default: demo).")] = None,
+    cert: Annotated[Optional[Path], typer.Option("--cert", help="PEM chain for a PEM --key.")] = None,
+) -> None:
+    """Write a signed JSON list of issued and revoked certificates, for offline `verify --registry`."""
+    from footprint.registry import write_export
+
+    signing_key = _signing_key(key, cert)
+    with _registry() as reg:
+        payload = write_export(reg, signing_key, out_file)
+    n = len(payload["certificates"])
+    withdrawn = sum(1 for c in payload["certificates"] if c["status"] == "withdrawn")
+    out.print(f"wrote {out_file}: {n} certificate(s), {withdrawn} withdrawn, signed by {signing_key.holder}",
+              soft_wrap=True, highlight=False)
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Recompute the audit log's hash chain; exit 1 if an entry was edited or deleted."""
+    with _registry() as reg:
+        report = reg.audit_report()
+    if report.ok:
+        out.print(f"[green]Audit log intact[/]: {report.entries} entries, head {report.head[:16]}…")
+        return
+    for p in report.problems:
+        out.print(f"  [bold red]FAIL[/] {p}", highlight=False)
+    out.print(f"[bold red]Audit log tampered[/]: {len(report.problems)} problem(s) in {report.entries} entries")
+    raise typer.Exit(1)
 
 
 def _write(path: Path, text: str) -> None:

@@ -70,9 +70,9 @@ def _write_new(path: Path, data: bytes) -> None:
 
 def issue(registry: Registry, signer: DocumentSigner, park: str, out_dir: Path,
           render: Callable[[Reservation], Document], file_name: Callable[[Reservation], str] | None = None,
-          year: int | None = None, reason: str | None = None) -> Issued:
+          year: int | None = None, reason: str | None = None, prefix: str = "FP") -> Issued:
     """Issue one certificate; on any failure raises :class:`IssueError` with nothing half-done."""
-    reservation = registry.reserve(park, year)
+    reservation = registry.reserve(park, year, prefix)
     written: Path | None = None
     try:
         doc = render(reservation)

@@ -36,7 +36,7 @@ URL_ENV = "FOOTPRINT_DATABASE_URL"
 DB_FILE = "registry.sqlite"
 EXPORT_FORMAT = "footprint-registry-export/1"
 _ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-_NUMBER = re.compile(r"^FP-([A-Z0-9-]+)-(\d{4})-(\d{5,})-([0-9A-Z])$")
+_NUMBER = re.compile(r"^([A-Z0-9-]+)-(\d{4})-(\d{5,})-([0-9A-Z])$")
 _PG_LOCK = 0x46500001  # arbitrary constant: the registry's advisory lock key
 
 
@@ -58,16 +58,17 @@ def check_character(body: str) -> str:
     return _ALPHABET[(m + 1 - p) % m]
 
 
-def format_number(park: str, year: int, sequence: int) -> str:
-    body = f"FP-{park.upper()}-{year:04d}-{sequence:05d}"
+def format_number(park: str, year: int, sequence: int, prefix: str = "FP") -> str:
+    """``<PREFIX>-<PARK>-<YEAR>-<SEQUENCE>-<CHECK>``; the prefix is the issuer's (``FP`` by default)."""
+    body = f"{prefix.upper()}-{park.upper()}-{year:04d}-{sequence:05d}"
     return f"{body}-{check_character(body)}"
 
 
 def parse_number(number: str) -> tuple[str, int, int]:
-    """(park, year, sequence) of a certificate number; a wrong check character is an error."""
+    """(prefix and park, year, sequence) of a certificate number; a wrong check character is an error."""
     m = _NUMBER.match(number.strip().upper())
     if not m:
-        raise RegistryError(f"{number!r} is not a certificate number (FP-<PARK>-<YEAR>-<SEQUENCE>-<CHECK>)")
+        raise RegistryError(f"{number!r} is not a certificate number (<PREFIX>-<PARK>-<YEAR>-<SEQUENCE>-<CHECK>)")
     body = number.strip().upper()[:-2]
     if check_character(body) != m.group(4):
         raise RegistryError(f"{number!r}: wrong check character (mistyped number?)")
@@ -297,7 +298,7 @@ class Registry:
 
     # ---- issuing ---------------------------------------------------------------------------
 
-    def reserve(self, park: str, year: int | None = None) -> Reservation:
+    def reserve(self, park: str, year: int | None = None, prefix: str = "FP") -> Reservation:
         """Hand out the next number of a park and year (committed at once, never handed out again)."""
         year = year or _now().year
         with self.write() as s:
@@ -308,7 +309,7 @@ class Registry:
             else:
                 seq = s.execute(update(Counter).where(Counter.park == park, Counter.year == year)
                                 .values(last=Counter.last + 1).returning(Counter.last)).scalar_one()
-        return Reservation(format_number(park, year, seq), park, year, seq)
+        return Reservation(format_number(park, year, seq, prefix), park, year, seq)
 
     def record(self, reservation: Reservation, cert: NewCertificate, at: dt.datetime | None = None) -> Record:
         """Record an issued certificate; an active one for the same product becomes ``superseded``."""

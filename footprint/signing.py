@@ -151,6 +151,13 @@ def verify_detached(data: bytes, signature: bytes, roots: list) -> str:
     if not (status.intact and status.valid):
         raise ValueError("the signature does not match the data (the export was changed)")
     if not status.trusted:
-        raise ValueError(f"signed by {status.signing_cert.subject.human_friendly}, which does not chain to a "
-                         "trusted root")
-    return status.signing_cert.subject.human_friendly
+        raise ValueError(f"signed by {_name(status.signing_cert)}, which does not chain to a trusted root")
+    return _name(status.signing_cert)
+
+
+def _name(cert) -> str:  # noqa: ANN001 - asn1crypto certificate
+    from cryptography import x509
+
+    from footprint.keys import subject_name
+
+    return subject_name(x509.load_der_x509_certificate(cert.dump()))

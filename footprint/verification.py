@@ -178,7 +178,8 @@ def _check_signature(pdf: bytes, roots: list[x509.Certificate], verdict: Verdict
     except Exception as e:  # noqa: BLE001
         verdict.add("signature", False, f"cannot be validated ({type(e).__name__}: {e})")
         return
-    signer = sig.signer_cert.subject.human_friendly
+    cert = x509.load_der_x509_certificate(sig.signer_cert.dump())
+    signer = keys.subject_name(cert)
     level = "PAdES B-T (timestamped)" if status.timestamp_validity is not None else "PAdES B-B"
     if not (status.intact and status.valid):
         what = "the signed bytes were changed" if not status.intact else "the signature value does not verify"
@@ -200,7 +201,6 @@ def _check_signature(pdf: bytes, roots: list[x509.Certificate], verdict: Verdict
         problem = status.trust_problem_indic.name if status.trust_problem_indic else "untrusted"
         verdict.add("signer", False, f"{signer} does NOT chain to a trusted root ({problem}); "
                                      "give the certification body's root with --trust")
-    cert = x509.load_der_x509_certificate(sig.signer_cert.dump())
     if keys.is_demo(cert):
         verdict.warnings.append("signed with a DEMO key — NOT A VALID CERTIFICATION")
 

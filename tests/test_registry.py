@@ -59,7 +59,8 @@ def signer() -> signing.DocumentSigner:
 def test_numbers_have_a_check_character_that_catches_typos():
     number = format_number("demo-park", 2026, 17)
     assert number.startswith("FP-DEMO-PARK-2026-00017-")
-    assert parse_number(number) == ("demo-park", 2026, 17)
+    assert parse_number(number) == ("fp-demo-park", 2026, 17)
+    assert format_number("demo-park", 2026, 17, "DEMO-PCF").startswith("DEMO-PCF-DEMO-PARK-2026-00017-")
     body, check = number[:-2], number[-1]
     for i, ch in enumerate(body):  # ISO 7064 MOD 37,36 catches every single substitution...
         if ch.isalnum():
