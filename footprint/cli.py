@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+import typer.core
 from rich.console import Console
 from rich.table import Table
 
@@ -97,7 +98,7 @@ def calc(
     table = Table(title=f"{results.park_name} — {results.period.start} to {results.period.end}, "
                         f"kg CO2e per declared unit ({results.method})")
     for col in ("product", "unit", "total", "fossil", "biogenic", "LUC", "primary data"):
-        table.add_column(col, justify="left" if col in ("product", "unit") else "right")
+        table.add_column(col, justify="left" if col in ("product", "unit") else "right", no_wrap=col == "product")
     for p in results.products:
         table.add_row(p.product_id, p.unit, f"{p.total:.4g}", f"{p.fossil:.4g}", f"{p.biogenic:.3g}",
                       f"{p.luc:.3g}", f"{p.primary_data_share:.0%}")
@@ -263,6 +264,96 @@ def inspect(
     sys.stdout.write(data.decode("utf-8"))
     if not data.endswith(b"\n"):
         sys.stdout.write("\n")
+
+
+class _ReviewGroup(typer.core.TyperGroup):
+    """`footprint review PARK_DIR` runs the report; `footprint review decide ...` records a decision."""
+
+    def parse_args(self, ctx, args):  # noqa: ANN001, ANN201 - click's signature
+        if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
+            args = ["report", *args]
+        return super().parse_args(ctx, args)
+
+
+review_app = typer.Typer(cls=_ReviewGroup, no_args_is_help=True, help=(
+    "Review for certification bodies: `footprint review PARK_DIR` writes the review report and bundle; "
+    "`footprint review decide PARK_DIR ...` records an approval or rejection."))
+app.add_typer(review_app, name="review")
+
+
+@review_app.command("report")
+def review_report(
+    park_dir: ParkDir,
+    product: Annotated[Optional[list[str]], typer.Option(
+        "--product", help="Product ID to include; repeat for several. Default: every product.")] = None,
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the report and the bundle.")] = Path(
+        "certificates"),
+    iterations: Annotated[int, typer.Option(help="Monte Carlo iterations.")] = 1000,
+    seed: Annotated[int, typer.Option(help="Monte Carlo seed: the same seed gives the same numbers.")] = 0,
+    report_date: IssueDate = None,
+) -> None:
+    """Write <park>-review.html/.pdf and <park>-bundle.zip: every number traced to its rows."""
+    from datetime import date
+
+    from footprint.review_workflow import run_review
+
+    try:
+        with err.status("Starting") as status:
+            done = run_review(park_dir, out_dir, product or [], iterations, seed, _date(report_date) or date.today(),
+                              step=lambda s: status.update(s))
+    except Exception as e:  # noqa: BLE001 - shown cleanly, traceback with --debug
+        _fail(e)
+    table = Table(title=f"{done.results.park_name}: mean and 95 % interval of {iterations} Monte Carlo iterations")
+    for col in ("product", "unit", "total", "mean", "2.5 %", "97.5 %"):
+        table.add_column(col, justify="left" if col in ("product", "unit") else "right")
+    for p in done.results.products:
+        u = p.uncertainty
+        table.add_row(p.product_id, p.unit, f"{p.total:.4g}", *(f"{x:.4g}" for x in (u.mean, u.p2_5, u.p97_5)))
+    out.print(table)
+    for path in (done.html, done.pdf, done.bundle):
+        out.print(f"wrote {path}", highlight=False)
+    out.print(f"bundle sha256 {done.bundle_hash}", soft_wrap=True)
+
+
+@review_app.command("decide")
+def review_decide(
+    park_dir: ParkDir,
+    product: Annotated[list[str], typer.Option("--product", help="Product ID decided on; repeat for several.")],
+    reviewer: Annotated[str, typer.Option(help="Name of the reviewer taking the decision.")],
+    comment: Annotated[str, typer.Option(help="Reason for the decision.")],
+    approve: Annotated[bool, typer.Option("--approve/--reject", help="Approve or reject the calculation.")],
+    bundle_file: Annotated[Optional[Path], typer.Option(
+        "--bundle", help="The reviewed bundle. Default: certificates/<park id>-bundle.zip.")] = None,
+) -> None:
+    """Record an approval or rejection of the reviewed bundle in the registry's audit log."""
+    import json
+
+    from footprint import bundle as bundles
+    from footprint.registry import Registry
+    from footprint.review_workflow import decide
+
+    try:
+        park = _load(park_dir)
+        known = {o.product_id for o in park.outputs}
+        unknown = [p for p in product if p not in known]
+        if unknown:
+            raise ValueError(f"unknown product(s) {', '.join(unknown)} in {park_dir}")
+        path = bundle_file or Path("certificates") / f"{park.park.id}-bundle.zip"
+        files = bundles.read(path)
+        env = json.loads(files["environment.json"])
+        if json.loads(files[bundles.MANIFEST])["park"] != park.park.id:
+            raise ValueError(f"{path} is a bundle of another park")
+        digest = bundles.bundle_hash(path)
+        with Registry.open(data_home.resolve()) as registry:
+            for pid in product:
+                entry = decide(registry, park.park.id, pid, approve, reviewer, comment, digest, env["iterations"],
+                               env["seed"])
+                out.print(f"{'approved' if approve else 'rejected'} {park.park.id}/{pid} (bundle {digest[:12]}) "
+                          f"by {reviewer}: audit entry {entry.seq}", highlight=False)
+    except ParkDataError as e:
+        _fail(e)
+    except Exception as e:  # noqa: BLE001
+        _fail(e)
 
 
 # ---- signing, registry, verification (issue 4) ----------------------------------------------
