@@ -192,6 +192,8 @@ def test_inspect_prints_the_attachment(certificates):
     run = cli("inspect", str(certificates["en"]))
     assert run.exit_code == 0, run.output
     assert json.loads(run.stdout) == json.loads(attachment(certificates["en"])[1])
+    run = cli("inspect", str(ROOT / "pyproject.toml"))
+    assert run.exit_code == 1 and "is not a PDF file" in run.output
 
 
 @pytest.mark.skipif(not PACT_SPEC.exists(), reason=f"{PACT_SPEC} absent (../shared not beside the repository)")

@@ -259,8 +259,10 @@ def read_attachment(pdf: str | Path | bytes, name: str | None = None) -> tuple[s
     """(name, bytes) of a PDF's embedded data file: ``name``, else the first one."""
     from pypdf import PdfReader
 
-    reader = PdfReader(io.BytesIO(pdf) if isinstance(pdf, bytes) else pdf)
-    files = reader.attachments
+    raw = pdf if isinstance(pdf, bytes) else Path(pdf).read_bytes()
+    if not raw.startswith(b"%PDF-"):
+        raise ValueError(f"{'the data' if isinstance(pdf, bytes) else pdf} is not a PDF file")
+    files = PdfReader(io.BytesIO(raw)).attachments
     if not files:
         raise ValueError("the PDF carries no embedded file")
     chosen = name or next(iter(files))
