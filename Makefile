@@ -37,6 +37,8 @@ debs:
 demo: install
 	$(BIN)/footprint validate $(DEMO)
 	$(BIN)/footprint calc $(DEMO) --json $(OUT)/demo-park-results.json --csv $(OUT)/demo-park-results.csv
+	$(BIN)/footprint certify $(DEMO) --issuer inventories/demo-issuer.yaml --out $(OUT)
+	$(BIN)/footprint verify "$$(ls -t $(OUT)/*_*-[0-9][0-9][0-9][0-9][0-9]-?.pdf | head -1)"
 
 test: install
 	$(BIN)/ruff check footprint tests benchmarks

@@ -1,0 +1,100 @@
+"""The certificate commands end to end: certify → verify → export → revoke → verify, and key errors."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from conftest import ROOT
+from parks import write_park
+from typer.testing import CliRunner
+
+from footprint import home, keys
+from footprint.cli import app
+
+ISSUER = str(ROOT / "inventories" / "demo-issuer.yaml")
+
+
+@pytest.fixture(scope="module")
+def park_dir(tmp_path_factory, project) -> Path:
+    return write_park(
+        tmp_path_factory.mktemp("park"),
+        facilities=[{"facility_id": "mill"}, {"facility_id": "pv"}],
+        outputs=[{"product_id": "profile", "facility_id": "mill", "unit": "kg", "amount": 1000, "mass_kg": 1},
+                 {"product_id": "power", "facility_id": "pv", "unit": "kWh", "amount": 5000}],
+        inputs=[{"facility_id": "mill", "ref": "power", "amount": 2000, "unit": "kWh", "data_type": "primary"},
+                {"facility_id": "mill", "ref": "factor:ingot", "amount": 1.1, "unit": "t"},
+                {"facility_id": "pv", "ref": "factor:module", "amount": 5000, "unit": "kWh"}],
+        factors=[{"code": "ingot", "unit": "kg", "fossil": 8.0}, {"code": "module", "unit": "kWh", "fossil": 0.04}],
+    )
+
+
+@pytest.fixture
+def cli(tmp_path, monkeypatch):
+    """Invoke the CLI with this test's own registry database."""
+    monkeypatch.setenv("FOOTPRINT_DATABASE_URL", f"sqlite:///{tmp_path / 'registry.sqlite'}")
+    monkeypatch.delenv(keys.PASSPHRASE_ENV, raising=False)
+    runner = CliRunner()
+
+    def run(*args: str, code: int = 0):
+        result = runner.invoke(app, list(args), catch_exceptions=False)
+        assert result.exit_code == code, result.output
+        return result.output
+
+    return run
+
+
+def test_certify_verify_export_revoke(cli, park_dir, tmp_path):
+    assert "demo keys" in cli("keys", "demo")
+    out = tmp_path / "certs"
+    cli("certify", str(park_dir), "--issuer", ISSUER, "--out", str(out), "--issue-date", "2026-03-01")
+    files = sorted(out.glob("*.pdf"))
+    assert [f.name.split("_")[0] for f in files] == ["power", "profile"]
+    pdf = next(f for f in files if f.name.startswith("profile"))
+    number = re.search(r"_(.+)\.pdf$", pdf.name).group(1)
+
+    report = cli("verify", str(pdf))
+    for check in ("signature", "coverage", "signer", "data", "file", "status"):
+        assert re.search(rf"PASS {check}\b", report), report
+    assert report.rstrip().endswith("\nVALID") and "DEMO key — NOT A VALID CERTIFICATION" in report
+
+    export = tmp_path / "export.json"
+    cli("registry", "export", "--out", str(export))
+    cli("revoke", number, "--reason", "grid factor was wrong")
+    revoked = cli("verify", str(pdf), code=1)
+    assert "FAIL status" in revoked and "REVOKED" in revoked and "grid factor was wrong" in revoked
+    # a buyer with yesterday's export still sees it active; with a fresh export, revoked
+    assert cli("verify", str(pdf), "--registry", str(export)).rstrip().endswith("\nVALID")
+    cli("registry", "export", "--out", str(export))
+    assert "REVOKED" in cli("verify", str(pdf), "--registry", str(export), code=1)
+    assert "intact" in cli("audit", "verify")
+
+    cli("verify", str(tmp_path / "missing.pdf"), code=2)
+    cli("verify", str(pdf), "--registry", str(tmp_path / "no-such-export.json"), code=2)
+    cli("revoke", number[:-1] + ("X" if number[-1] != "X" else "Y"), "--reason", "typo", code=2)
+
+
+def test_an_unusable_key_stops_certify_before_anything_is_issued(cli, park_dir, tmp_path):
+    ca_key, key = keys.new_key("ec"), keys.new_key("ec")
+    ca = keys.make_ca("Real CB", "Real root", ca_key)
+    leaf = keys.make_leaf("Real CB", "Real signer", key, ca, ca_key)
+    p12 = tmp_path / "cb.p12"
+    p12.write_bytes(keys.pkcs12_bytes(key, leaf, [ca], passphrase=b"s3cret"))
+    out = tmp_path / "certs"
+    result = cli("certify", str(park_dir), "--issuer", ISSUER, "--out", str(out), "--key", str(p12), code=2)
+    assert "Unusable signing key" in result and "passphrase" in result
+    assert not out.exists()
+
+    (tmp_path / "ca.pem").write_bytes(keys.pem(ca))
+    cli_env = {keys.PASSPHRASE_ENV: "s3cret"}
+    runner = CliRunner()
+    result = runner.invoke(app, ["certify", str(park_dir), "--issuer", ISSUER, "--out", str(out), "--key", str(p12),
+                                 "--product", "power", "--issue-date", "2026-03-01"], env=cli_env)
+    assert result.exit_code == 0, result.output
+    (pdf,) = out.glob("*.pdf")
+    # signed by a body whose root is not configured: invalid until its root is given with --trust
+    assert "does NOT chain to a trusted root" in runner.invoke(app, ["verify", str(pdf)]).output
+    trusted = runner.invoke(app, ["verify", str(pdf), "--trust", str(tmp_path / "ca.pem")])
+    assert trusted.exit_code == 0, trusted.output
+    assert home.resolve().exists()
