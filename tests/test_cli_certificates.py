@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -58,6 +60,10 @@ def test_certify_verify_export_revoke(cli, park_dir, tmp_path):
     for check in ("signature", "coverage", "signer", "data", "file", "status"):
         assert re.search(rf"PASS {check}\b", report), report
     assert report.rstrip().endswith("\nVALID") and "DEMO key — NOT A VALID CERTIFICATION" in report
+
+    if shutil.which("pdfsig"):  # the independent check: poppler agrees the signature is valid
+        sig = subprocess.run(["pdfsig", str(pdf)], capture_output=True, text=True, check=True).stdout
+        assert "Signature is Valid." in sig and "Total document signed" in sig
 
     export = tmp_path / "export.json"
     cli("registry", "export", "--out", str(export))

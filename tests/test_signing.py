@@ -293,3 +293,14 @@ def test_signed_registry_export_verifies_offline_and_shows_revocations(issued, r
     with pytest.raises(ValueError, match="trusted root"):
         write_export(registry, demo_key, export)
         read_export(export, [])
+
+
+def test_superseded_and_suspended_certificates_are_reported(issued, registry, signer, roots, tmp_path):
+    number = issued.record.number
+    registry.suspend(number, "surveillance audit pending")
+    assert "SUSPENDED: surveillance audit pending" in " ".join(verify(issued.path, roots, registry).reasons)
+    registry.reinstate(number, "audit passed")
+    assert verify(issued.path, roots, registry).valid
+    newer = issuing.issue(registry, signer, "demo-park", tmp_path, lambda r: document(r, total=9.0))
+    assert f"SUPERSEDED by {newer.record.number}" in " ".join(verify(issued.path, roots, registry).reasons)
+    assert verify(newer.path, roots, registry).valid
