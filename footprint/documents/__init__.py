@@ -12,6 +12,7 @@ configuration; reusing them is most of what makes a certificate take ~0.1 s rath
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import io
 import json
@@ -116,6 +117,7 @@ def _signature_box(document: Any) -> tuple[int, tuple[float, float, float, float
 
 
 _renderers: dict[int, Renderer] = {}
+atexit.register(_renderers.clear)  # release fonts before interpreter teardown (else FontConfiguration.__del__ fails)
 
 
 def renderer() -> Renderer:
