@@ -215,9 +215,9 @@ def _engine(url: str) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _begin(conn):  # noqa: ANN001
-            # take the write lock up front: a deferred transaction upgrading to a write lock fails
-            # with SQLITE_BUSY at once instead of waiting
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # writers take the write lock up front: a deferred transaction upgrading to a write lock
+            # fails with SQLITE_BUSY at once instead of waiting; readers (WAL) need no lock
+            conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get("footprint_read") else "BEGIN IMMEDIATE")
 
         return engine
     return create_engine(url, pool_pre_ping=True)
@@ -245,6 +245,7 @@ class Registry:
         self.url = url
         self.engine = _engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._readers = sessionmaker(self.engine.execution_options(footprint_read=True), expire_on_commit=False)
         self._upgrade()
 
     @classmethod
@@ -268,7 +269,7 @@ class Registry:
     def _upgrade(self) -> None:
         head = _head_revision()
         try:
-            with self.engine.connect() as conn:
+            with self.engine.execution_options(footprint_read=True).connect() as conn:
                 current = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
                 conn.rollback()
             if current == head:
@@ -292,7 +293,8 @@ class Registry:
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Session]:
-        with self._sessions() as session:
+        """A read-only snapshot (no write lock)."""
+        with self._readers() as session:
             yield session
             session.rollback()
 

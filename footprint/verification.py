@@ -47,6 +47,7 @@ class Verdict:
     checks: list[Check] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     number: str | None = None
+    signer: str | None = None
 
     @property
     def valid(self) -> bool:
@@ -123,9 +124,10 @@ class DatabaseSource(RegistrySource):
 
 
 class ExportSource(RegistrySource):
-    def __init__(self, records: dict[str, Record], name: str):
+    def __init__(self, records: dict[str, Record], name: str, signer: str | None = None):
         self.records = records
         self.name = name
+        self.signer = signer  # who signed the export: must be who signed the certificate
 
     def get(self, number: str) -> Record | None:
         return self.records.get(number.upper())
@@ -139,7 +141,7 @@ def load_export(path: Path, roots: list[x509.Certificate]) -> ExportSource:
     """A signed registry export as a status source; ``ValueError`` unless signed by a trusted key."""
     payload, signer = read_export(path, roots)
     records = {d["number"]: record_from_dict(d) for d in payload.get("certificates", [])}
-    return ExportSource(records, f"export {Path(path).name} by {signer}, {payload.get('generated_at')}")
+    return ExportSource(records, f"export {Path(path).name} by {signer}, {payload.get('generated_at')}", signer)
 
 
 # ---- the checks ----------------------------------------------------------------------------
@@ -179,7 +181,7 @@ def _check_signature(pdf: bytes, roots: list[x509.Certificate], verdict: Verdict
         verdict.add("signature", False, f"cannot be validated ({type(e).__name__}: {e})")
         return
     cert = x509.load_der_x509_certificate(sig.signer_cert.dump())
-    signer = keys.subject_name(cert)
+    signer = verdict.signer = keys.subject_name(cert)
     level = "PAdES B-T (timestamped)" if status.timestamp_validity is not None else "PAdES B-B"
     if not (status.intact and status.valid):
         what = "the signed bytes were changed" if not status.intact else "the signature value does not verify"
@@ -244,6 +246,11 @@ def verify(pdf_path: Path, roots: list[x509.Certificate], source: RegistrySource
             record = source.get(number)
             if record is None:
                 verdict.add("registry", False, f"{number} is not in {source.name}")
+            elif isinstance(source, ExportSource) and source.signer and verdict.signer \
+                    and source.signer != verdict.signer:
+                verdict.add("registry", False, f"the export is signed by {source.signer}, the certificate by "
+                                               f"{verdict.signer}: one body cannot vouch for another's certificates")
+                record = None
     if not payloads:
         verdict.add("data", False, "no certificate QR code with a SHA-256 was found on the pages")
     elif not files:

@@ -304,3 +304,13 @@ def test_superseded_and_suspended_certificates_are_reported(issued, registry, si
     newer = issuing.issue(registry, signer, "demo-park", tmp_path, lambda r: document(r, total=9.0))
     assert f"SUPERSEDED by {newer.record.number}" in " ".join(verify(issued.path, roots, registry).reasons)
     assert verify(newer.path, roots, registry).valid
+
+
+def test_an_export_signed_by_another_body_does_not_vouch_for_this_one(issued, registry, roots, tmp_path):
+    key, leaf, ca = _key_pair(tmp_path)
+    other = keys.SigningKey(key, leaf, (ca,), "other body")
+    export = tmp_path / "other-export.json"
+    write_export(registry, other, export)
+    both = roots + [ca]
+    verdict = verification.verify(issued.path, both, verification.load_export(export, both))
+    assert not verdict.valid and "cannot vouch" in " ".join(verdict.reasons)
