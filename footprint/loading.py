@@ -7,6 +7,7 @@ each located by file, spreadsheet row (header = row 1) and column.
 from __future__ import annotations
 
 import csv
+import io
 import math
 import re
 from collections import defaultdict
@@ -131,7 +132,7 @@ def _read_csv(path: Path, name: str, chk: _Checker) -> _Table | None:
         chk.add(path.name, None, None, None,
                 f"cannot be decoded as UTF-8 (byte {e.object[e.start]:#04x} at offset {e.start}); save it as CSV UTF-8")
         return None
-    reader = csv.reader(text.splitlines())
+    reader = csv.reader(io.StringIO(text, newline=""))  # keeps line breaks inside quoted cells
     try:
         header = [h.strip() for h in next(reader)]
     except StopIteration:
@@ -171,6 +172,11 @@ def _read_xlsx(path: Path, chk: _Checker) -> dict[str, _Table]:
         rows = []
         for n, cells in enumerate(values[1:], start=2):
             if not any(c not in (None, "") for c in cells):
+                continue
+            used = max(i for i, c in enumerate(cells) if c not in (None, "")) + 1
+            if used > len(header):  # as in a CSV: a value beyond the header must not be dropped silently
+                chk.add(file, n, None, ",".join(_cell_text(c) for c in cells[:used]),
+                        f"has {used} cells but the header has {len(header)}")
                 continue
             rows.append((n, {h: _cell_text(cells[i]) if i < len(cells) else "" for i, h in enumerate(header)}))
         tables[name] = _Table(name, file, header, rows)
@@ -212,7 +218,8 @@ def _read_park_yaml(folder: Path, chk: _Checker) -> Park | None:
         park = Park.model_validate({k: v for k, v in data.items() if k not in unknown})
     except ValidationError as e:
         for err in e.errors():
-            chk.add("park.yaml", None, ".".join(str(x) for x in err["loc"]), err.get("input"), err["msg"])
+            value = None if err["type"] == "missing" else err.get("input")  # not the whole mapping
+            chk.add("park.yaml", None, ".".join(str(x) for x in err["loc"]), value, err["msg"])
         return None
     if not ID.match(park.id):
         chk.add("park.yaml", None, "id", park.id, "expected an id of [a-z0-9-]+")
@@ -435,7 +442,7 @@ def _check_ref(i: Input, products: dict[str, Output], factors: dict[str, Factor]
         parts = i.ref.split(":")
         if len(parts) not in (2, 3) or not all(parts[1:]):
             chk.add(*where, "ref", i.ref, "expected bg:<code> or bg:<database>:<code>")
-        return
+            return
     elif i.ref not in products:
         chk.add(*where, "ref", i.ref,
                 "unknown ref; expected a product_id of outputs.csv, factor:<code> or bg:[<database>:]<code>")
@@ -457,6 +464,8 @@ def _check_transport(i: Input, products: dict[str, Output], factors: dict[str, F
             chk.add(*where, "transport_ref", i.transport_ref, "unknown factor; expected a code of factors.csv")
         elif f.unit != "tkm":
             chk.add(*where, "transport_ref", i.transport_ref, f"factor is per {f.unit}; expected a per-tkm factor")
+    elif len(parts := i.transport_ref.split(":")) not in (2, 3) or not all(parts[1:]):
+        chk.add(*where, "transport_ref", i.transport_ref, "expected bg:<code> or bg:<database>:<code>")
     if units.dimension(i.unit) == "mass":
         return
     product = products.get(i.ref)
