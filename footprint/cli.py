@@ -71,7 +71,7 @@ def validate(park_dir: ParkDir) -> None:
         with err.status("Checking links to the background"):
             ensure_project()
             build_foreground(park)
-    except ParkDataError as e:
+    except Exception as e:  # noqa: BLE001 - located problems exit 2, anything else 1; tracebacks with --debug
         _fail(e)
     out.print(f"[green]Valid[/]: park {park.park.id} — {len(park.facilities)} facilities, {len(park.outputs)} "
               f"products, {len(park.inputs)} inputs, {len(park.emissions)} emissions, {len(park.factors)} factors")

@@ -78,7 +78,7 @@ def _category_from_unit(unit: str) -> str:
     return "transport" if dim == "freight" else "materials"
 
 
-def _shares(facility: Facility, outs: list[Output]) -> dict[str, Allocation]:
+def _shares(facility: Facility, outs: list[Output], problems: list[Problem]) -> dict[str, Allocation]:
     if len(outs) == 1:
         return {outs[0].product_id: Allocation(basis="single output", share=1.0)}
     alloc = facility.allocation or ""
@@ -91,8 +91,9 @@ def _shares(facility: Facility, outs: list[Output]) -> dict[str, Allocation]:
         weights = [o.amount * o.physical[column] for o in outs]
     total = sum(weights)
     if total <= 0:
-        raise ParkDataError([Problem(facility.origin.file, facility.origin.row, "allocation", alloc,
-                                     "the allocation values of this facility's outputs sum to zero")])
+        problems.append(Problem(facility.origin.file, facility.origin.row, "allocation", alloc,
+                                "the allocation values of this facility's outputs sum to zero"))
+        return {o.product_id: Allocation(basis=alloc, share=0.0) for o in outs}
     return {o.product_id: Allocation(basis=alloc, share=w / total) for o, w in zip(outs, weights)}
 
 
@@ -176,7 +177,7 @@ def build_foreground(park: ParkData) -> Foreground:
         outputs_of[o.facility_id].append(o)
     allocations: dict[str, Allocation] = {}
     for f in park.facilities:
-        allocations.update(_shares(f, outputs_of[f.facility_id]))
+        allocations.update(_shares(f, outputs_of[f.facility_id], res.problems))
 
     exchanges: list[Exchange] = []
     for i in park.inputs:
