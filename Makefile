@@ -34,9 +34,15 @@ debs:
 	    || echo "footprint: could not install$$missing; documents still work, slower, and some tests skip"; \
 	else echo "footprint: please run: sudo apt-get install$$missing (documents work without, slower; some tests skip)"; fi
 
+# The certification body's path: validate, compute, review report + bundle, recompute the bundle,
+# a demo reviewer's approval, signed and registered certificates, and a verification.
 demo: install
 	$(BIN)/footprint validate $(DEMO)
 	$(BIN)/footprint calc $(DEMO) --json $(OUT)/demo-park-results.json --csv $(OUT)/demo-park-results.csv
+	$(BIN)/footprint review $(DEMO) --out $(OUT)
+	$(BIN)/footprint recompute $(OUT)/demo-park-bundle.zip
+	$(BIN)/footprint review decide $(DEMO) --approve --reviewer "Wang Fang (demo reviewer)" \
+	  --comment "Demo approval: rows, factors and checks reviewed" --bundle $(OUT)/demo-park-bundle.zip
 	$(BIN)/footprint certify $(DEMO) --issuer inventories/demo-issuer.yaml --out $(OUT)
 	$(BIN)/footprint verify "$$(ls -t $(OUT)/*_*-[0-9][0-9][0-9][0-9][0-9]-?.pdf | head -1)"
 

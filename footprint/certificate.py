@@ -21,6 +21,17 @@ class CertificateError(ValueError):
     """The certificate cannot be issued as asked (bad date, unknown product, ...)."""
 
 
+class Review(BaseModel):
+    """The certification body's approval the certificate rests on (footprint review decide)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    reviewer: str
+    decided_at: str
+    bundle_sha256: str
+    comment: str
+
+
 class Certificate(BaseModel):
     """The facts of one certificate; everything it prints comes from here and from the results."""
 
@@ -34,6 +45,8 @@ class Certificate(BaseModel):
     reference_period: Period
     status: str = DRAFT
     issuer: Issuer
+    self_declared: bool = False  # issued without a third-party review; the certificate says so
+    review: Review | None = None
 
 
 def add_years(day: date, years: int) -> date:

@@ -101,8 +101,12 @@ def write_atomic(path: Path, data: bytes, number: str | None, product_id: str | 
 
 def issue(park: ParkData, issuer: Issuer, results: Results, out_dir: str | Path, key: SigningKey,
           products: Iterable[str] = (), lang: str | None = None, issue_date: date | None = None,
-          tsa_url: str | None = None, registry: Registry | None = None, step: Step = lambda _: None) -> list[Issued]:
+          tsa_url: str | None = None, registry: Registry | None = None, step: Step = lambda _: None,
+          reviews: dict[str, certificates.Review] | None = None) -> list[Issued]:
     """Sign and register each product's certificate: reserve number → render → sign → write → record.
+
+    ``reviews`` holds each product's approving review; without them every certificate is issued
+    as self-declared and says so on its face.
 
     Each certificate is all or nothing (``footprint.issuing``); every draft is checked before the
     first number is reserved. A demo key makes the issuer a demo issuer, so the document says DEMO.
@@ -119,6 +123,8 @@ def issue(park: ParkData, issuer: Issuer, results: Results, out_dir: str | Path,
         issuer = issuer.model_copy(update={"demo": True})
     wanted = list(dict.fromkeys(products)) or [p.product_id for p in results.products]
     drafts = [certificates.draft(results, pid, issuer, issue_date) for pid in wanted]
+    drafts = [d.model_copy(update={"review": reviews[d.product_id]} if reviews is not None else {"self_declared": True})
+              for d in drafts]
     signer = DocumentSigner(key, tsa_url)
     own = registry is None
     if registry is None:

@@ -193,6 +193,10 @@ def certify(
         "--tsa", help="RFC 3161 timestamp authority URL: PAdES B-T instead of B-B.")] = None,
     draft: Annotated[bool, typer.Option(
         "--draft", help="Render unsigned DRAFT documents only: no signature, no registry record.")] = False,
+    self_declared: Annotated[bool, typer.Option(
+        "--self-declared", help="Issue without an approved review; the certificate states 'self-declared, "
+                                "not third-party verified'. Default: only products whose current calculation "
+                                "bundle a reviewer approved (footprint review decide).")] = False,
 ) -> None:
     """Compute a park and issue each product's certificate: PDF/A-3b, signed (PAdES), registered."""
     from footprint import certification
@@ -203,8 +207,17 @@ def certify(
         with err.status("Starting") as status:
             park, body, results = certification.prepare(park_dir, issuer, step=lambda s: status.update(s))
             if signing_key is not None:
+                reviews = None
+                if not self_declared:
+                    from footprint.registry import Registry
+                    from footprint.review_workflow import approved_results
+
+                    status.update("Checking the review approvals against the current calculation")
+                    wanted = list(product or [p.product_id for p in results.products])
+                    with Registry.open(data_home.resolve()) as registry:
+                        results, reviews = approved_results(registry, park_dir, park.park.id, wanted)
                 issued = certification.issue(park, body, results, out_dir, signing_key, product or (), lang, day,
-                                             tsa_url=tsa, step=lambda s: status.update(s))
+                                             tsa_url=tsa, step=lambda s: status.update(s), reviews=reviews)
             else:
                 written = certification.certify(park, body, results, out_dir, product or (), lang, day,
                                                 step=lambda s: status.update(s))
@@ -318,10 +331,11 @@ def review_report(
 @review_app.command("decide")
 def review_decide(
     park_dir: ParkDir,
-    product: Annotated[list[str], typer.Option("--product", help="Product ID decided on; repeat for several.")],
     reviewer: Annotated[str, typer.Option(help="Name of the reviewer taking the decision.")],
     comment: Annotated[str, typer.Option(help="Reason for the decision.")],
     approve: Annotated[bool, typer.Option("--approve/--reject", help="Approve or reject the calculation.")],
+    product: Annotated[Optional[list[str]], typer.Option(
+        "--product", help="Product ID decided on; repeat for several. Default: every product.")] = None,
     bundle_file: Annotated[Optional[Path], typer.Option(
         "--bundle", help="The reviewed bundle. Default: certificates/<park id>-bundle.zip.")] = None,
 ) -> None:
@@ -334,7 +348,8 @@ def review_decide(
 
     try:
         park = _load(park_dir)
-        known = {o.product_id for o in park.outputs}
+        known = [o.product_id for o in park.outputs]
+        product = product or known
         unknown = [p for p in product if p not in known]
         if unknown:
             raise ValueError(f"unknown product(s) {', '.join(unknown)} in {park_dir}")

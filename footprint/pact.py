@@ -135,6 +135,13 @@ def product_footprint(results: Results, product: ProductResult, certificate: Cer
             },
         }],
     }
+    if certificate.review:
+        pcf["verification"] = {
+            "coverage": "product level", "providerName": certificate.issuer.name,
+            "completedAt": certificate.review.decided_at[:19] + "Z", "standardName": "ISO 14067:2018",
+            "comments": f"Reviewed by {certificate.review.reviewer}; calculation bundle SHA-256 "
+                        f"{certificate.review.bundle_sha256}",
+        }
     if product.hs_code:
         footprint["productClassifications"] = [f"urn:pact:productclassification:hs:{product.hs_code}"]
     return footprint

@@ -18,6 +18,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from footprint import audit, bundle
+from footprint.certificate import Review
 from footprint.models import Results
 from footprint.registry import Registry
 from footprint.schema import AuditEntry
@@ -97,9 +98,27 @@ def latest_decision(registry: Registry, park: str, product: str) -> dict | None:
         return {**json.loads(entry.detail), "at": entry.at, "seq": entry.seq} if entry else None
 
 
+def approved_results(registry: Registry, park_dir: Path, park: str, products: list[str]
+                     ) -> tuple[Results, dict[str, Review]]:
+    """The results of the approved calculation (with its Monte Carlo interval) and each product's
+    review, or NotApproved naming why a product may not be certified."""
+    approvals, current = _approvals(registry, park_dir, park, products)
+    if len(current) > 1:
+        raise NotApproved("the products were approved on bundles of different Monte Carlo settings; "
+                          "certify them separately")
+    (_, results), = current.values()
+    return results, {pid: Review(reviewer=a["reviewer"], decided_at=a["at"], bundle_sha256=a["bundle_sha256"],
+                                 comment=a["comment"]) for pid, a in approvals.items()}
+
+
 def require_approval(registry: Registry, park_dir: Path, park: str, products: list[str]) -> dict[str, dict]:
     """The approving decision of each product, or NotApproved naming why not."""
-    approvals, cache = {}, {}
+    return _approvals(registry, park_dir, park, products)[0]
+
+
+def _approvals(registry: Registry, park_dir: Path, park: str, products: list[str]
+               ) -> tuple[dict[str, dict], dict[tuple[int, int], tuple[str, Results]]]:
+    approvals, current = {}, {}
     for product in products:
         decision = latest_decision(registry, park, product)
         if decision is None:
@@ -109,10 +128,11 @@ def require_approval(registry: Registry, park_dir: Path, park: str, products: li
             raise NotApproved(f"{park}/{product} was rejected by {decision['reviewer']} on {decision['at'][:10]}: "
                               f"{decision['comment']}")
         key = (decision["iterations"], decision["seed"])
-        if key not in cache:
-            cache[key] = current_bundle_hash(park_dir, *key)[0]
-        if cache[key] != decision["bundle_sha256"]:
+        if key not in current:
+            current[key] = current_bundle_hash(park_dir, *key)
+        if current[key][0] != decision["bundle_sha256"]:
             raise NotApproved(f"{park}/{product}: the park's data changed since {decision['reviewer']} approved "
-                              f"bundle {decision['bundle_sha256'][:12]} (now {cache[key][:12]}); the approval is void")
+                              f"bundle {decision['bundle_sha256'][:12]} (now {current[key][0][:12]}); "
+                              "the approval is void")
         approvals[product] = decision
-    return approvals
+    return approvals, current

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -50,11 +51,27 @@ def cli(tmp_path, monkeypatch):
 def test_certify_verify_export_revoke(cli, park_dir, tmp_path):
     assert "demo keys" in cli("keys", "demo")
     out = tmp_path / "certs"
+    refused = cli("certify", str(park_dir), "--issuer", ISSUER, "--out", str(out), "--issue-date", "2026-03-01",
+                  code=1)
+    assert "has not been reviewed" in refused and not out.exists()
+    review = tmp_path / "review"
+    cli("review", str(park_dir), "--out", str(review), "--iterations", "50")
+    cli("review", "decide", str(park_dir), "--approve", "--reviewer", "Zhao Min (demo reviewer)", "--comment",
+        "rows checked", "--bundle", str(next(review.glob("*-bundle.zip"))))
     cli("certify", str(park_dir), "--issuer", ISSUER, "--out", str(out), "--issue-date", "2026-03-01")
     files = sorted(out.glob("*.pdf"))
     assert [f.name.split("_")[0] for f in files] == ["power", "profile"]
     pdf = next(f for f in files if f.name.startswith("profile"))
     number = re.search(r"_(.+)\.pdf$", pdf.name).group(1)
+
+    from footprint.documents import read_attachment
+
+    data = json.loads(read_attachment(pdf.read_bytes())[1])
+    assert data["pcf"]["verification"]["comments"].startswith("Reviewed by Zhao Min (demo reviewer)")
+    assert data["extensions"][0]["data"]["certificate"]["self_declared"] is False
+    if shutil.which("pdftotext"):
+        text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+        assert "Zhao Min (demo reviewer)" in text and "Monte Carlo, n = 50" in text
 
     report = cli("verify", str(pdf))
     for check in ("signature", "coverage", "signer", "data", "file", "status"):
@@ -96,9 +113,12 @@ def test_an_unusable_key_stops_certify_before_anything_is_issued(cli, park_dir, 
     cli_env = {keys.PASSPHRASE_ENV: "s3cret"}
     runner = CliRunner()
     result = runner.invoke(app, ["certify", str(park_dir), "--issuer", ISSUER, "--out", str(out), "--key", str(p12),
-                                 "--product", "power", "--issue-date", "2026-03-01"], env=cli_env)
+                                 "--product", "power", "--issue-date", "2026-03-01", "--self-declared"], env=cli_env)
     assert result.exit_code == 0, result.output
     (pdf,) = out.glob("*.pdf")
+    if shutil.which("pdftotext"):
+        text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+        assert "Self-declared, not third-party verified" in text
     # signed by a body whose root is not configured: invalid until its root is given with --trust
     assert "does NOT chain to a trusted root" in runner.invoke(app, ["verify", str(pdf)]).output
     trusted = runner.invoke(app, ["verify", str(pdf), "--trust", str(tmp_path / "ca.pem")])
