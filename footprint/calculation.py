@@ -229,7 +229,8 @@ def _monte_carlo(fg: Foreground, sol: Solution, pids: list[str], by_product: dic
             key = f"{e.rows[0]}#{basic}"  # a row's transport leg varies apart from its goods
             if key not in rows:
                 rows[key] = len(row_sigma)
-                row_sigma.append(uncertainty.sigma(basic, uncertainty.ROW_SCORES[e.data_type]))
+                row_sigma.append(uncertainty.sigma_from_gsd(e.gsd) if e.gsd else
+                                 uncertainty.sigma(basic, uncertainty.ROW_SCORES[e.data_type]))
             if e.supplier:
                 uses.append((index[e.supplier], index[pid], e.amount, rows[key]))
                 continue
@@ -237,8 +238,10 @@ def _monte_carlo(fg: Foreground, sol: Solution, pids: list[str], by_product: dic
             if e.kind == "technosphere":
                 if e.target not in factors:
                     factors[e.target] = len(factor_sigma)
-                    dqr = fg.targets[e.target].dqr if e.target in fg.targets else None
-                    factor_sigma.append(uncertainty.sigma(1.0, uncertainty.FACTOR_SCORES.get(dqr, (4,) * 5)))
+                    target = fg.targets.get(e.target)
+                    dqr = target.dqr if target else None
+                    factor_sigma.append(uncertainty.sigma_from_gsd(target.gsd) if target and target.gsd else
+                                        uncertainty.sigma(1.0, uncertainty.FACTOR_SCORES[dqr]))
                 fac = factors[e.target]
             direct.append((index[pid], e.amount * float(sol.unit_impact(e).sum()), rows[key], fac))
     return uncertainty.simulate(pids, uses, direct, np.array(row_sigma), np.array(factor_sigma), iterations, seed)

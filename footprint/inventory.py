@@ -37,6 +37,7 @@ class Target:
     category: str
     dqr: int | None = None
     source: str | None = None
+    gsd: float | None = None
 
 
 @dataclass
@@ -55,6 +56,7 @@ class Exchange:
     supplier: str | None = None  # park product id when the target is a park product
     conversion: str = ""
     flow: str | None = None  # the emission row's flow, for direct emissions
+    gsd: float | None = None  # the row's stated geometric standard deviation (not for its transport leg)
 
 
 @dataclass
@@ -109,7 +111,7 @@ class _Resolver:
         for f in park.factors:
             cat = CATEGORY_OF_FACTOR[f.category] if f.category else _category_from_unit(f.unit)
             self.targets[(db, f"factor:{f.code}")] = Target((db, f"factor:{f.code}"), f.name, f.unit, cat, f.dqr,
-                                                            f.source)
+                                                            f.source, f.gsd)
         self._load_background()
 
     def _bg_key(self, ref: str) -> Key:
@@ -201,7 +203,7 @@ def build_foreground(park: ParkData) -> Foreground:
             note = f"{i.amount:g} {i.unit} × {conv:g} {target.unit}/{i.unit} × share / {o.amount:g} {o.unit}"
             exchanges.append(Exchange(o.product_id, "technosphere", target.key, i.amount * conv * per_unit,
                                       target.unit, target.category, i.data_type, [i.origin.label], target.name,
-                                      supplier, note))
+                                      supplier, note, gsd=i.gsd))
             if transport:
                 exchanges.append(Exchange(
                     o.product_id, "technosphere", transport.key, tkm * per_unit, "tkm",
@@ -221,7 +223,7 @@ def build_foreground(park: ParkData) -> Foreground:
             per_unit = allocations[o.product_id].share / o.amount
             exchanges.append(Exchange(o.product_id, "biosphere", ("biosphere3", code), kg * per_unit, "kg",
                                       "direct emissions", "primary", [e.origin.label], f"{e.flow} ({e.kind})", None,
-                                      f"{kg:g} kg × share / {o.amount:g} {o.unit}", e.flow))
+                                      f"{kg:g} kg × share / {o.amount:g} {o.unit}", e.flow, e.gsd))
     if res.problems:
         raise ParkDataError(res.problems)
     fg = Foreground(db, park, allocations, exchanges, res.targets)

@@ -46,12 +46,13 @@ COLUMNS: dict[str, dict[str, bool]] = {
     },
     "inputs": {
         "facility_id": True, "ref": True, "amount": True, "unit": True, "data_type": True, "source": True,
-        "transport_ref": False, "distance_km": False,
+        "transport_ref": False, "distance_km": False, "gsd": False,
     },
-    "emissions": {"facility_id": True, "flow": True, "amount": True, "unit": True, "kind": True, "source": True},
+    "emissions": {"facility_id": True, "flow": True, "amount": True, "unit": True, "kind": True, "source": True,
+                  "gsd": False},
     "factors": {
         "code": True, "name": True, "unit": True, "fossil": True, "biogenic": True, "luc": True, "source": True,
-        "dqr": False, "category": False,
+        "dqr": False, "category": False, "gsd": False,
     },
 }
 REQUIRED_TABLES = ("facilities", "outputs", "inputs")
@@ -308,6 +309,11 @@ def _outputs(t: _Table, physical: set[str], chk: _Checker) -> list[Output]:
     return out
 
 
+def _gsd(t: _Table, n: int, r: dict[str, str], chk: _Checker) -> float | None:
+    """Optional geometric standard deviation of a row (≥ 1), used instead of the pedigree rule."""
+    return chk.number(t, n, r, "gsd", minimum=1, required=False)
+
+
 def _inputs(t: _Table, chk: _Checker) -> list[Input]:
     out = []
     for n, r in t.rows:
@@ -326,7 +332,8 @@ def _inputs(t: _Table, chk: _Checker) -> list[Input]:
             tref = None
         if fid and ref and source and amount is not None and unit and dtype:
             out.append(Input(origin=Row(file=t.file, row=n), facility_id=fid, ref=ref, amount=amount, unit=unit,
-                             data_type=dtype, source=source, transport_ref=tref, distance_km=dist))
+                             data_type=dtype, source=source, transport_ref=tref, distance_km=dist,
+                             gsd=_gsd(t, n, r, chk)))
     return out
 
 
@@ -348,7 +355,7 @@ def _emissions(t: _Table, chk: _Checker) -> list[Emission]:
         kind = chk.choice(t, n, r, "kind", ("combustion", "process", "fugitive", "land-use-change"))
         if fid and flow and source and amount is not None and unit and kind:
             out.append(Emission(origin=Row(file=t.file, row=n), facility_id=fid, flow=flow, amount=amount, unit=unit,
-                                kind=kind, source=source))
+                                kind=kind, source=source, gsd=_gsd(t, n, r, chk)))
     return out
 
 
@@ -370,7 +377,7 @@ def _factors(t: _Table, chk: _Checker) -> list[Factor]:
         if code and name and source and unit and None not in (fossil, biogenic, luc):
             out.append(Factor(origin=Row(file=t.file, row=n), code=code, name=name, unit=unit, fossil=fossil,
                               biogenic=biogenic, luc=luc, source=source, dqr=int(dqr) if dqr else None,
-                              category=category))
+                              category=category, gsd=_gsd(t, n, r, chk)))
     return out
 
 

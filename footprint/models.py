@@ -78,6 +78,7 @@ class Input(BaseModel):
     source: str
     transport_ref: str | None = None
     distance_km: float | None = None
+    gsd: float | None = None  # geometric standard deviation, when the park states it
 
 
 class Emission(BaseModel):
@@ -88,6 +89,7 @@ class Emission(BaseModel):
     unit: str
     kind: EmissionKind
     source: str
+    gsd: float | None = None
 
 
 class Factor(BaseModel):
@@ -101,6 +103,7 @@ class Factor(BaseModel):
     source: str
     dqr: int | None = None
     category: str | None = None
+    gsd: float | None = None
 
 
 class ParkData(BaseModel):

@@ -68,3 +68,35 @@ def test_spread_follows_pedigree_rule(tmp_path, project):
     assert u.median == pytest.approx(3.0, rel=0.01)
     assert u.p97_5 == pytest.approx(3.0 * math.exp(1.96 * sigma), rel=0.03)
     assert u.p2_5 == pytest.approx(3.0 * math.exp(-1.96 * sigma), rel=0.03)
+
+
+def test_explicit_gsd_columns_replace_the_rule(tmp_path, project):
+    """A row's and a factor's stated GSD: ln(total) has σ² = ln(gsd_row)² + ln(gsd_factor)²."""
+    folder = write_park(
+        tmp_path,
+        facilities=[{"facility_id": "a"}],
+        outputs=[{"product_id": "pa", "facility_id": "a", "unit": "kg", "amount": 1}],
+        inputs=[{"facility_id": "a", "ref": "factor:x", "amount": 1, "unit": "kg", "gsd": 1.3}],
+        factors=[{"code": "x", "unit": "kg", "fossil": 3.0, "dqr": 3, "gsd": 1.1}],
+    )
+    sigma = math.hypot(math.log(1.3), math.log(1.1))
+    u = run(folder, 20000, seed=4).product("pa").uncertainty
+    assert u.p97_5 == pytest.approx(3.0 * math.exp(1.96 * sigma), rel=0.03)
+    assert u.p2_5 == pytest.approx(3.0 * math.exp(-1.96 * sigma), rel=0.03)
+
+
+def test_gsd_below_one_is_a_located_error(tmp_path):
+    from footprint.errors import ParkDataError
+
+    folder = write_park(
+        tmp_path,
+        facilities=[{"facility_id": "a"}],
+        outputs=[{"product_id": "pa", "facility_id": "a", "unit": "kg", "amount": 1}],
+        inputs=[{"facility_id": "a", "ref": "factor:x", "amount": 1, "unit": "kg", "gsd": 0.8}],
+        factors=[{"code": "x", "unit": "kg", "fossil": 3.0}],
+    )
+    with pytest.raises(ParkDataError) as e:
+        load_park(folder)
+    (problem,) = e.value.problems
+    assert (problem.file, problem.row, problem.column, problem.value) == ("inputs.csv", 2, "gsd", "0.8")
+    assert "≥ 1" in problem.expected
