@@ -12,6 +12,7 @@ fixes its directory at import.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import platform
@@ -23,6 +24,7 @@ from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
 
+from footprint.files import write_atomic
 from footprint.models import Results
 
 FORMAT = "footprint-bundle/1"
@@ -84,12 +86,11 @@ def write(park_dir: Path, results: Results, out: Path, iterations: int, seed: in
     manifest = _json({"format": FORMAT, "park": results.park,
                       "files": {name: _sha256(data) for name, data in sorted(files.items())}})
     files[MANIFEST] = manifest
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".part")
-    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as archive:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for name in sorted(files):
             archive.writestr(zipfile.ZipInfo(name, ZIP_DATE), files[name])
-    tmp.replace(out)
+    write_atomic(out, buffer.getvalue())
     return _sha256(manifest)
 
 

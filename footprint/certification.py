@@ -7,8 +7,6 @@ files are written only once all documents rendered, each through a temporary fil
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
@@ -16,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from footprint import certificate as certificates
+from footprint import files
 from footprint.issuer import Issuer, load_issuer
 from footprint.models import ParkData, Results
 
@@ -86,16 +85,7 @@ def summary(park: ParkData, issuer: Issuer, results: Results, out_file: str | Pa
 
 def write_atomic(path: Path, data: bytes, number: str | None, product_id: str | None, sha256: str) -> Written:
     """Write via a temporary file in the same folder, so a failure never leaves half a PDF."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    files.write_atomic(path, data)
     return Written(path, number, product_id, sha256, len(data))
 
 

@@ -527,10 +527,9 @@ def audit_verify() -> None:
 
 def _write(path: Path, text: str) -> None:
     """Write via a temporary file so a failure never leaves half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".part")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+    from footprint.files import write_atomic
+
+    write_atomic(path, text.encode("utf-8"))
     err.print(f"wrote {path}", style="dim")
 
 

@@ -26,6 +26,8 @@ from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPri
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from footprint.files import write_atomic
+
 DEMO_MARK = "DEMO"
 DEMO_ORG = "footprint DEMO certification body"
 DEMO_CA_FILE = "demo-ca.pem"
@@ -208,12 +210,7 @@ def _private_write(path: Path, data: bytes) -> None:
     """Create a file readable by its owner only, with no window where it is world-readable."""
     path.parent.mkdir(parents=True, exist_ok=True)
     os.chmod(path.parent, 0o700)
-    tmp = path.with_name(path.name + ".part")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-    os.chmod(tmp, 0o600)
-    tmp.replace(path)
+    write_atomic(path, data, 0o600)
 
 
 def _name(org: str, cn: str) -> x509.Name:

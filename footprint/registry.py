@@ -30,6 +30,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
 
 from footprint import audit
+from footprint.files import write_atomic
 from footprint.schema import Certificate, Counter
 
 URL_ENV = "FOOTPRINT_DATABASE_URL"
@@ -415,11 +416,7 @@ def write_export(registry: Registry, key, path: Path, now: dt.datetime | None = 
     payload = registry.export_payload(now)
     payload["signer"] = key.holder
     doc = {"payload": payload, "signature": base64.b64encode(sign_detached(canonical(payload), key)).decode()}
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".part")
-    tmp.write_text(json.dumps(doc, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    write_atomic(path, (json.dumps(doc, indent=1, ensure_ascii=False) + "\n").encode("utf-8"))
     return payload
 
 

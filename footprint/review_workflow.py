@@ -19,6 +19,7 @@ from sqlalchemy import select
 
 from footprint import audit, bundle
 from footprint.certificate import Review
+from footprint.files import write_atomic
 from footprint.models import Results
 from footprint.registry import Registry
 from footprint.schema import AuditEntry
@@ -66,9 +67,7 @@ def run_review(park_dir: Path, out_dir: Path, products: list[str], iterations: i
     step("Tracing the supply chains and rendering the report")
     html, pdf = review_document.render(build(fg, results, products), digest, iterations, seed, day)
     for suffix, data in ((".html", html.encode()), (".pdf", pdf)):
-        tmp = stem.with_suffix(suffix + ".part")
-        tmp.write_bytes(data)
-        tmp.replace(stem.with_suffix(suffix))
+        write_atomic(stem.with_suffix(suffix), data)
     return ReviewOutput(stem.with_suffix(".html"), stem.with_suffix(".pdf"), bundle_path, digest, results)
 
 

@@ -13,6 +13,7 @@ import hashlib
 import io
 import json
 
+from footprint.documents import _signature_box
 from footprint.issuing import Document
 from footprint.registry import Reservation
 from footprint.signing import SignatureBox
@@ -26,17 +27,6 @@ def qr_svg(payload: str) -> str:
     buf = io.BytesIO()
     segno.make(payload, error="m", micro=False).save(buf, kind="svg", scale=4, border=4, xmldecl=False)
     return buf.getvalue().decode()
-
-
-def _find(box, ident: str):  # noqa: ANN001, ANN202 - WeasyPrint layout boxes
-    element = getattr(box, "element", None)
-    if element is not None and element.get("id") == ident and getattr(box, "element_tag", None):
-        return box
-    for child in getattr(box, "children", None) or []:
-        found = _find(child, ident)
-        if found is not None:
-            return found
-    return None
 
 
 def _drop_producer(document, pdf) -> None:  # noqa: ANN001
@@ -68,10 +58,7 @@ def render(number: str, product_id: str = "al-profile", total: float = 12.345, d
       <div id="signature">Digitally signed by {signer}</div>
     </body></html>"""
     document = HTML(string=html).render()
-    page = document.pages[0]
-    b = _find(page._page_box, "signature")
-    x, y, w, h = b.border_box_x(), b.border_box_y(), b.border_width(), b.border_height()
-    box = SignatureBox(0, (x * PX, (page.height - y - h) * PX, (x + w) * PX, (page.height - y) * PX))
+    box = SignatureBox(*_signature_box(document))
     pdf = document.write_pdf(pdf_variant="pdf/a-3b", finisher=_drop_producer,
                              attachments=[Attachment(file_obj=io.BytesIO(data), name="product-footprint.json",
                                                      relationship="Data")])

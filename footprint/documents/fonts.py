@@ -10,10 +10,11 @@ punctuation and symbols, and saved under ``templates/fonts/`` (not committed: ~9
 
 from __future__ import annotations
 
-import os
+import io
 import sys
-import tempfile
 from pathlib import Path
+
+from footprint.files import write_atomic
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 FONT_FILE = TEMPLATES / "fonts" / "NotoSansSC-footprint.otf"
@@ -84,16 +85,9 @@ def ensure_font(path: Path = FONT_FILE, quiet: bool = False) -> Path:
     subsetter.populate(unicodes=charset())
     subsetter.subset(font)
     font["name"].setName(f"footprint {FONT_VERSION}", 5, 3, 1, 0x409)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".part")
-    os.close(fd)
-    try:
-        font.save(tmp)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    buffer = io.BytesIO()
+    font.save(buffer)
+    write_atomic(path, buffer.getvalue())
     return path
 
 
