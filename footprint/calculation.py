@@ -8,9 +8,12 @@ park block is solved after it (DEVELOPERS.md, "Calculation").
 
 from __future__ import annotations
 
+import hashlib
+import io
 import warnings
 from collections import defaultdict
 from collections.abc import Callable
+from pathlib import Path
 
 with warnings.catch_warnings():  # bw2calc advertises pypardiso; SciPy's SuperLU is our chosen solver
     warnings.simplefilter("ignore")
@@ -19,9 +22,10 @@ import bw2data as bd
 import numpy as np
 from scipy.sparse.linalg import splu
 
-from footprint import __version__, uncertainty
+from footprint import __version__, home, uncertainty
 from footprint.background import METHODS, PARTS, database_versions, ensure_project, method_factors, node_ids
 from footprint.errors import ParkDataError, Problem
+from footprint.files import write_atomic
 from footprint.inventory import Exchange, Foreground, build_foreground, write_foreground
 from footprint.models import Contribution, ParkData, ProductResult, Results
 
@@ -66,7 +70,11 @@ class Solution:
             self.cf[part] = c
         G = np.column_stack([B.T @ self.cf[p] for p in PARTS])
         fg_cols = np.array(sorted(self.lca.dicts.activity[i] for i in self.park_ids.values()))
-        self.h = solve_adjoint(self.A, G, fg_cols)
+        ids = np.empty(self.A.shape[0], dtype=np.int64)
+        for node, col in self.lca.dicts.activity.items():
+            ids[col] = node
+        cache = _BackgroundCache(self.databases - {fg.database}, np.delete(ids, fg_cols))
+        self.h = solve_adjoint(self.A, G, fg_cols, cache)
         if not np.all(np.isfinite(self.h)):
             raise ParkDataError([Problem("outputs.csv", None, None, None,
                                          "the park's system of equations has no finite solution")])
@@ -92,11 +100,48 @@ class Solution:
         return self.h[self.index(e.target)]
 
 
-def solve_adjoint(A, G: np.ndarray, fg_cols: np.ndarray) -> np.ndarray:
+class _BackgroundCache:
+    """Footprints of the background activities, kept in the data directory between runs.
+
+    The background never uses park products, so its footprints depend only on the background
+    databases and the methods: the key hashes their processed datapackages. A park's run then
+    factorises nothing but its own block.
+    """
+
+    def __init__(self, databases: set[str], ids: np.ndarray):
+        self.ids = ids  # node ids of the background columns, in matrix order
+        digest = hashlib.sha256()
+        paths = [bd.Database(d).filepath_processed() for d in sorted(databases)]
+        paths += [bd.Method(METHODS[p]).filepath_processed() for p in PARTS]
+        for path in paths:
+            digest.update(str(Path(path).name).encode())
+            digest.update(Path(path).read_bytes())
+        self.path = home.resolve() / "cache" / f"background-{digest.hexdigest()[:32]}.npz"
+
+    def load(self) -> np.ndarray | None:
+        """Cached footprints in matrix order, or None if absent or of other nodes."""
+        ids = self.ids
+        if not self.path.exists():
+            return None
+        with np.load(self.path) as data:
+            cached_ids, h = data["ids"], data["h"]
+        order = np.argsort(cached_ids)
+        pos = np.searchsorted(cached_ids, ids, sorter=order)
+        if len(cached_ids) != len(ids) or not np.array_equal(cached_ids[order[np.minimum(pos, len(ids) - 1)]], ids):
+            return None
+        return h[order[pos]]
+
+    def save(self, h: np.ndarray) -> None:
+        buffer = io.BytesIO()
+        np.savez(buffer, ids=self.ids, h=h)
+        write_atomic(self.path, buffer.getvalue())
+
+
+def solve_adjoint(A, G: np.ndarray, fg_cols: np.ndarray, cache: _BackgroundCache | None = None) -> np.ndarray:
     """Solve Aᵀh = G for all activities, factorising the background block alone.
 
     With A = [[A_bb, A_bf], [0, A_ff]] (background rows first): A_bbᵀ h_b = G_b, then
-    A_ffᵀ h_f = G_f − A_bfᵀ h_b.
+    A_ffᵀ h_f = G_f − A_bfᵀ h_b. A cached h_b skips the first solve.
     """
     n = A.shape[0]
     is_fg = np.zeros(n, dtype=bool)
@@ -106,8 +151,13 @@ def solve_adjoint(A, G: np.ndarray, fg_cols: np.ndarray) -> np.ndarray:
     h = np.zeros_like(G, dtype=float)
     if A[fg_cols][:, bg_cols].nnz:  # a background that uses park products: no block structure
         return splu(A.T.tocsc()).solve(G)
-    if len(bg_cols):
+    cached = cache.load() if cache else None
+    if cached is not None:
+        h[bg_cols] = cached
+    elif len(bg_cols):
         h[bg_cols] = splu(A[bg_cols][:, bg_cols].T.tocsc()).solve(G[bg_cols])
+        if cache:
+            cache.save(h[bg_cols])
     rhs = G[fg_cols] - A[bg_cols][:, fg_cols].T @ h[bg_cols]
     try:
         h[fg_cols] = splu(A[fg_cols][:, fg_cols].T.tocsc()).solve(rhs)

@@ -252,11 +252,15 @@ def _check_solvable(fg: Foreground) -> None:
             vals.append(e.amount)
     use = csr_matrix((vals, (rows, cols)), shape=(len(ids), len(ids)))
     n_comp, labels = connected_components(use, directed=True, connection="strong")
+    sizes = np.bincount(labels, minlength=n_comp)
+    self_use = use.diagonal()
+    order = np.argsort(labels, kind="stable")
+    starts = np.concatenate([[0], np.cumsum(sizes)])
     for comp in range(n_comp):
-        members = np.flatnonzero(labels == comp)
+        members = order[starts[comp]:starts[comp + 1]]
+        if len(members) == 1 and self_use[members[0]] == 0:
+            continue  # a product outside every loop
         sub = use[members][:, members].toarray()
-        if len(members) == 1 and sub[0, 0] == 0:
-            continue
         matrix = np.eye(len(members)) - sub
         if np.linalg.cond(matrix) > 1e12:
             names = ", ".join(ids[m] for m in members)
@@ -273,8 +277,9 @@ def _datasets(fg: Foreground) -> list[dict]:
     for e in fg.exchanges:
         by_product[e.product_id].append(e)
     datasets = []
+    facilities = {f.facility_id: f for f in park.facilities}
     for o in park.outputs:
-        f = park.facility(o.facility_id)
+        f = facilities[o.facility_id]
         exchanges = [{"input": (fg.database, o.product_id), "amount": 1.0, "type": "production"}]
         exchanges += [{"input": e.target, "amount": e.amount, "type": e.kind, "rows": e.rows}
                       for e in by_product[o.product_id]]

@@ -117,9 +117,6 @@ class ParkData(BaseModel):
     emissions: list[Emission] = Field(default_factory=list)
     factors: list[Factor] = Field(default_factory=list)
 
-    def facility(self, facility_id: str) -> Facility:
-        return next(f for f in self.facilities if f.facility_id == facility_id)
-
 
 # ---- results -------------------------------------------------------------------------------
 

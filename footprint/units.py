@@ -55,6 +55,7 @@ def _registry() -> pint.UnitRegistry:
     return pint.UnitRegistry()
 
 
+@cache
 def _quantity(unit: str) -> pint.Unit:
     return _registry().Unit(_PINT_NAMES.get(unit, unit))
 
@@ -70,6 +71,7 @@ def from_brightway(name: str) -> str | None:
     return BRIGHTWAY_UNITS.get(name.strip().lower())
 
 
+@cache
 def dimension(unit: str) -> str:
     """Readable dimension of a park unit: mass, energy, volume, count or freight."""
     dims = _quantity(unit).dimensionality

@@ -277,3 +277,23 @@ def test_nothing_written_outside_footprint_home(tmp_path):
     assert run.returncode == 0, run.stderr
     assert list(user_home.iterdir()) == []
     assert (data_home / "brightway").is_dir()
+
+
+def test_background_footprints_are_cached_and_reused_exactly(tmp_path, project):
+    """The second run takes the background's footprints from the data directory, bit for bit."""
+    import shutil
+
+    from footprint import home
+
+    folder = write_park(
+        tmp_path,
+        facilities=[{"facility_id": "plant"}],
+        outputs=[{"product_id": "widget", "facility_id": "plant", "unit": "kg", "amount": 10}],
+        inputs=[{"facility_id": "plant", "ref": "bg:electricity-cn-east", "amount": 30, "unit": "kWh"}],
+    )
+    shutil.rmtree(home.resolve() / "cache", ignore_errors=True)
+    fresh = compute(folder)
+    assert len(list((home.resolve() / "cache").glob("background-*.npz"))) == 1
+    cached = compute(folder)
+    assert cached.model_dump() == fresh.model_dump()
+    assert fresh.product("widget").fossil == approx(30 * 0.5617 / 10)
