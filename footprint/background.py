@@ -26,6 +26,7 @@ from footprint.flows import ALIASES, FACTOR_GASES
 from footprint.home import PROJECT
 
 bd.config.is_test = True  # only switches off bw2data's tqdm bars; footprint shows its own progress
+bd.config.vacuum = False  # a rewritten park database frees pages SQLite reuses; VACUUM would rewrite the file
 
 PARTS = ("fossil", "biogenic", "luc")
 SOURCE_METHODS = {
