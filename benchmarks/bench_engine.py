@@ -63,8 +63,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--skip-multilca", action="store_true", help="do not run MultiLCA")
     p.add_argument("--seed", type=int, default=20250101, help="seed of the generators and the sample")
     p.add_argument("--profile", metavar="DIR", help="also write a cProfile of an extra compute_park run to DIR")
-    p.add_argument("--cache-units", action="store_true",
-                   help="what-if: memoise footprint.units.dimension in this process (a proposed fix; off by default)")
     p.add_argument("--json", metavar="FILE", help="results JSON (default benchmarks/results/bench_engine-<time>.json)")
     return p.parse_args(argv)
 
@@ -369,15 +367,6 @@ def profile_run(park, folder: Path) -> Path:
     return out
 
 
-def cache_units() -> None:
-    """What-if for the recommended fix: memoise footprint.units.dimension in this process only."""
-    from functools import cache
-
-    from footprint import units
-
-    units.dimension = cache(units.dimension)
-
-
 def naive_run(ids: dict[str, int], sample: list[str]) -> tuple[dict, list[float]]:
     """A new bw2calc.LCA per sampled product: (scores, seconds each)."""
     import bw2calc as bc
@@ -433,8 +422,6 @@ def main(argv: list[str] | None = None) -> int:
     from footprint import home
 
     data_dir = home.activate(args.home)  # before anything imports bw2data
-    if args.cache_units:
-        cache_units()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         import bw2calc as bc
@@ -499,9 +486,6 @@ def report(rows: list[dict], args: argparse.Namespace, bc_version: str, bd_versi
     print(f"\nBackground {BACKGROUND}: {bg.get('activities', 0):,} activities, "
           f"{bg.get('technosphere_exchanges', 0):,} technosphere + {bg.get('biosphere_exchanges', 0):,} biosphere "
           f"exchanges. bw2calc {bc_version}, SciPy SuperLU (no PARDISO), {os.cpu_count()} CPUs.")
-    if args.cache_units:
-        print("WHAT-IF RUN: footprint.units.dimension memoised in this process (--cache-units); "
-              "not the engine as committed.")
     head = (f"{'N':>6} {'matrix':>13} {'load':>6} {'solve':>6} {'e2e':>7} {'MultiLCA':>9} {'naive*':>9} "
             f"{'naive/e2e':>9} {'naive/solve':>11} {'ML/e2e':>7} {'ML/solve':>8} {'max rel diff':>12}")
     print(head)
