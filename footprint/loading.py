@@ -394,7 +394,9 @@ def _duplicates(items: list, key: Callable[[Any], str], column: str, chk: _Check
             first[k] = item.origin
 
 
-def _check_links(data: dict[str, list], chk: _Checker) -> None:
+def _check_links(data: dict[str, list], chk: _Checker, broken: dict[str, set[str]]) -> None:
+    """Links between tables. ``broken`` holds the ids of rows that failed their own checks: a
+    reference to one of them is not reported again (that row's problem is already listed)."""
     facilities = {f.facility_id: f for f in data["facilities"]}
     products = {o.product_id: o for o in data["outputs"]}
     factors = {f.code: f for f in data["factors"]}
@@ -403,18 +405,32 @@ def _check_links(data: dict[str, list], chk: _Checker) -> None:
         outputs_of[o.facility_id].append(o)
     for table in ("outputs", "inputs", "emissions"):
         for item in data[table]:
-            if item.facility_id not in facilities:
+            if item.facility_id not in facilities and item.facility_id not in broken["facilities"]:
                 chk.add(item.origin.file, item.origin.row, "facility_id", item.facility_id,
                         "unknown facility; expected a facility_id of facilities.csv")
     for f in data["facilities"]:
         outs = outputs_of.get(f.facility_id, [])
-        if not outs:
+        if not outs and f.facility_id not in broken["outputs_of"]:
             chk.add(f.origin.file, f.origin.row, "facility_id", f.facility_id,
                     "facility has no output in outputs.csv; its inputs and emissions would belong to no product")
         elif len(outs) > 1:
             _check_allocation(f, outs, chk)
     for i in data["inputs"]:
-        _check_ref(i, products, factors, chk)
+        if i.ref not in broken["outputs"] and i.ref.removeprefix("factor:") not in broken["factors"]:
+            _check_ref(i, products, factors, chk)
+
+
+def _broken_ids(tables: dict[str, _Table], data: dict[str, list]) -> dict[str, set[str]]:
+    """Ids written in a table's rows that did not become valid models."""
+    def raw(name: str, column: str) -> set[str]:
+        return {r.get(column, "") for _, r in tables[name].rows} if name in tables else set()
+
+    return {
+        "facilities": raw("facilities", "facility_id") - {f.facility_id for f in data["facilities"]},
+        "outputs": raw("outputs", "product_id") - {o.product_id for o in data["outputs"]},
+        "outputs_of": raw("outputs", "facility_id"),
+        "factors": raw("factors", "code") - {f.code for f in data["factors"]},
+    }
 
 
 def _check_allocation(f: Facility, outs: list[Output], chk: _Checker) -> None:
@@ -533,7 +549,7 @@ def load_park(folder: str | Path) -> ParkData:
     _duplicates(data["facilities"], lambda f: f.facility_id, "facility_id", chk)
     _duplicates(data["outputs"], lambda o: o.product_id, "product_id", chk)
     _duplicates(data["factors"], lambda f: f.code, "code", chk)
-    _check_links(data, chk)
+    _check_links(data, chk, _broken_ids(tables, data))
     _check_balance(data, chk)
     if chk.problems or park is None:
         raise ParkDataError(chk.problems)

@@ -788,3 +788,21 @@ def test_cli_process_missing_folder(tmp_path):
     assert done.returncode == 2
     assert "park folder not found" in flat(done.stderr)
     assert "Traceback" not in done.stderr
+
+
+def test_a_broken_row_is_reported_once_not_again_by_each_reference(tmp_path):
+    """An output with a bad unit is one problem, not one more for every row that uses the product."""
+    import shutil
+
+    from conftest import DEMO
+
+    park = tmp_path / "park"
+    shutil.copytree(DEMO, park)
+    outputs = park / "outputs.csv"
+    lines = outputs.read_text(encoding="utf-8").splitlines()
+    assert lines[1].startswith("pv-electricity,") and ",kWh," in lines[1]
+    lines[1] = lines[1].replace(",kWh,", ",kwh,", 1)
+    outputs.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(ParkDataError) as e:
+        load_park(park)
+    assert [(p.file, p.row, p.column, p.value) for p in e.value.problems] == [("outputs.csv", 2, "unit", "kwh")]
