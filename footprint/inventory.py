@@ -145,20 +145,20 @@ class _Resolver:
             key = self._bg_key(ref)
             if key[0] not in bd.databases:
                 known = ", ".join(sorted(d for d in bd.databases if not d.startswith("park:")))
-                self._problem(i, column, ref, f"unknown background database {key[0]!r}; the project has: {known}")
+                self.problem(i, column, ref, f"unknown background database {key[0]!r}; the project has: {known}")
                 return None
         else:
             key = (self.db, ref)
         target = self.targets.get(key)
         if target is None:
-            self._problem(i, column, ref, f"no activity with code {key[1]!r} in database {key[0]!r}")
+            self.problem(i, column, ref, f"no activity with code {key[1]!r} in database {key[0]!r}")
             return None
         if not units.is_known(target.unit):
-            self._problem(i, column, ref, f"the activity's unit {target.unit!r} is not one footprint can convert")
+            self.problem(i, column, ref, f"the activity's unit {target.unit!r} is not one footprint can convert")
             return None
         return target
 
-    def _problem(self, i: Input, column: str, value: str, expected: str) -> None:
+    def problem(self, i: Input, column: str, value: str, expected: str) -> None:
         self.problems.append(Problem(i.origin.file, i.origin.row, column, value, expected))
 
 
@@ -187,7 +187,7 @@ def build_foreground(park: ParkData) -> Foreground:
         if target is None:
             continue
         if units.dimension(i.unit) != units.dimension(target.unit):
-            res._problem(i, "unit", i.unit, f"{i.ref} is measured in {target.unit} ({units.dimension(target.unit)}); "
+            res.problem(i, "unit", i.unit, f"{i.ref} is measured in {target.unit} ({units.dimension(target.unit)}); "
                                             "expected a unit of that dimension")
             continue
         conv = units.factor(i.unit, target.unit)
@@ -195,7 +195,7 @@ def build_foreground(park: ParkData) -> Foreground:
         transport = res.resolve(i, "transport_ref") if i.transport_ref else None
         if i.transport_ref and (transport is None or units.dimension(transport.unit) != "freight"):
             if transport is not None:
-                res._problem(i, "transport_ref", i.transport_ref, f"activity is per {transport.unit}; expected tkm")
+                res.problem(i, "transport_ref", i.transport_ref, f"activity is per {transport.unit}; expected tkm")
             continue
         tkm = transport_tkm(i, products) if transport else 0.0
         for o in outputs_of[i.facility_id]:
