@@ -429,3 +429,12 @@ def test_summary_lists_every_product(park_dir, issuer_file, computed, tmp_path):
     name, data = attachment(out)
     assert name == "footprint-results.json"
     assert Results.model_validate_json(data) == computed[1]
+
+
+def test_parts_below_a_billionth_of_the_total_print_as_zero():
+    from footprint.documents import numbers
+
+    assert numbers.part(3.47e-15, 12.3) == "0"
+    assert numbers.part(-2e-14, 12.3) == "0"
+    assert numbers.part(0.0247, 12.3) == "0.0247"
+    assert numbers.part(12.3, 12.3) == "12.3"

@@ -161,8 +161,8 @@ def render_summary(results: Results, issuer: Issuer, issue_date: date, lang: str
         raise ValueError(f"language {lang!r} is not one of {', '.join(LANGS)}")
     data = results.model_dump_json(indent=2).encode("utf-8")
     digest = hashlib.sha256(data).hexdigest()
-    rows = [{"p": p, "total": numbers.sig(p.total), "fossil": numbers.sig(p.fossil),
-             "biogenic": numbers.sig(p.biogenic), "luc": numbers.sig(p.luc),
+    rows = [{"p": p, "total": numbers.sig(p.total), "fossil": numbers.part(p.fossil, p.total),
+             "biogenic": numbers.part(p.biogenic, p.total), "luc": numbers.part(p.luc, p.total),
              "primary": numbers.percent(p.primary_data_share),
              "dqr": f"{p.dqr:.1f}" if p.dqr is not None else "–"} for p in results.products]
     context = {"lang": lang, "results": results, "rows": rows, "issuer": issuer, "issue_date": issue_date,
@@ -234,8 +234,8 @@ def certificate_context(results: Results, certificate: Certificate, lang: str, d
         "draft": certificate.status == "draft",
         "results": results,
         "p": p,
-        "total": numbers.sig(p.total), "fossil": numbers.sig(p.fossil), "biogenic": numbers.sig(p.biogenic),
-        "luc": numbers.sig(p.luc),
+        "total": numbers.sig(p.total), "fossil": numbers.part(p.fossil, p.total),
+        "biogenic": numbers.part(p.biogenic, p.total), "luc": numbers.part(p.luc, p.total),
         "mass": numbers.sig(p.mass_kg) if p.mass_kg is not None else None,
         "production": numbers.quantity(p.amount),
         "primary": numbers.percent(p.primary_data_share),

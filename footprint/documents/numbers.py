@@ -34,6 +34,11 @@ def sig(x: float, digits: int = SIG_FIGS) -> str:
     return sign + whole + ("." + frac if frac else "")
 
 
+def part(x: float, total: float) -> str:
+    """A part of a footprint; below a billionth of the total it is solver noise and prints as 0."""
+    return sig(0.0 if abs(x) <= 1e-9 * abs(total) else x)
+
+
 def quantity(x: float) -> str:
     """An amount as reported (production, inputs): whole numbers whole, else 6 significant figures."""
     if float(x).is_integer():
