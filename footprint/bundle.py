@@ -71,8 +71,8 @@ def create(park_dir: Path, out: Path, iterations: int, seed: int) -> tuple[str, 
     return write(park_dir, results, out, iterations, seed), results
 
 
-def write(park_dir: Path, results: Results, out: Path, iterations: int, seed: int) -> str:
-    """Write the bundle of a park computed with ``iterations`` and ``seed``; returns its hash."""
+def contents(park_dir: Path, results: Results, iterations: int, seed: int) -> dict[str, bytes]:
+    """Every file of the bundle of a park computed with ``iterations`` and ``seed``, manifest included."""
     from footprint.background import method_identity
 
     files = {f"park/{p.name}": p.read_bytes() for p in sorted(Path(park_dir).iterdir()) if p.is_file()}
@@ -86,12 +86,23 @@ def write(park_dir: Path, results: Results, out: Path, iterations: int, seed: in
     manifest = _json({"format": FORMAT, "park": results.park,
                       "files": {name: _sha256(data) for name, data in sorted(files.items())}})
     files[MANIFEST] = manifest
+    return files
+
+
+def digest(files: dict[str, bytes]) -> str:
+    """The bundle hash: SHA-256 of its manifest."""
+    return _sha256(files[MANIFEST])
+
+
+def write(park_dir: Path, results: Results, out: Path, iterations: int, seed: int) -> str:
+    """Write the bundle of a park computed with ``iterations`` and ``seed``; returns its hash."""
+    files = contents(park_dir, results, iterations, seed)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for name in sorted(files):
             archive.writestr(zipfile.ZipInfo(name, ZIP_DATE), files[name])
     write_atomic(out, buffer.getvalue())
-    return _sha256(manifest)
+    return digest(files)
 
 
 def read(bundle: Path) -> dict[str, bytes]:
@@ -112,7 +123,7 @@ def read(bundle: Path) -> dict[str, bytes]:
 
 
 def bundle_hash(bundle: Path) -> str:
-    return _sha256(read(bundle)[MANIFEST])
+    return digest(read(bundle))
 
 
 @dataclass

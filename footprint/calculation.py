@@ -187,12 +187,13 @@ def _grouped(items: list[tuple[str, str, np.ndarray, list[str]]]) -> list[Contri
     return sorted(out, key=lambda c: -abs(c.total))
 
 
-def calculate(fg: Foreground, iterations: int = 0, seed: int | None = None) -> Results:
-    """Results of every park product from one solve of the written database.
+def calculate(fg: Foreground, iterations: int = 0, seed: int | None = None, sol: Solution | None = None) -> Results:
+    """Results of every park product from one solve of the written database (or of ``sol``,
+    when the caller keeps the solution for more, like the review).
 
     With ``iterations`` > 0, each product also gets a Monte Carlo distribution (uncertainty.py).
     """
-    sol = Solution(fg)
+    sol = sol or Solution(fg)
     park = fg.park
     facilities = {f.facility_id: f for f in park.facilities}
     products = {o.product_id: o for o in park.outputs}

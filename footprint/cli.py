@@ -358,7 +358,7 @@ def review_decide(
         env = json.loads(files["environment.json"])
         if json.loads(files[bundles.MANIFEST])["park"] != park.park.id:
             raise ValueError(f"{path} is a bundle of another park")
-        digest = bundles.bundle_hash(path)
+        digest = bundles.digest(files)
         with Registry.open(data_home.resolve()) as registry:
             for pid in product:
                 entry = decide(registry, park.park.id, pid, approve, reviewer, comment, digest, env["iterations"],

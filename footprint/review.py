@@ -85,9 +85,8 @@ class ParkReview:
     tree_cutoff: float = TREE_CUTOFF
 
 
-def build(fg: Foreground, results: Results, product_ids: list[str] | None = None) -> ParkReview:
-    """Assemble the review of the chosen products (all by default) of a computed park."""
-    sol = Solution(fg)
+def build(fg: Foreground, sol: Solution, results: Results, product_ids: list[str] | None = None) -> ParkReview:
+    """Assemble the review of the chosen products (all by default) of a park computed from ``sol``."""
     sources = _source_rows(fg)
     findings = review(fg, results, factor_totals())
     by_product = defaultdict(list)

@@ -10,7 +10,6 @@ method or engine version changes the hash and so voids the approval.
 from __future__ import annotations
 
 import json
-import tempfile
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -44,7 +43,7 @@ def run_review(park_dir: Path, out_dir: Path, products: list[str], iterations: i
                step=lambda _: None) -> ReviewOutput:
     """Compute with Monte Carlo, write the bundle, and render the review report (HTML + PDF)."""
     from footprint.background import ensure_project
-    from footprint.calculation import calculate
+    from footprint.calculation import Solution, calculate
     from footprint.documents import review as review_document
     from footprint.inventory import build_foreground, write_foreground
     from footprint.loading import load_park
@@ -59,22 +58,26 @@ def run_review(park_dir: Path, out_dir: Path, products: list[str], iterations: i
     fg = build_foreground(park)
     write_foreground(fg)
     step(f"Computing with {iterations} Monte Carlo iterations")
-    results = calculate(fg, iterations, seed)
+    solution = Solution(fg)
+    results = calculate(fg, iterations, seed, solution)
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = out_dir / f"{park.park.id}-review"
     bundle_path = out_dir / f"{park.park.id}-bundle.zip"
     digest = bundle.write(park_dir, results, bundle_path, iterations, seed)
     step("Tracing the supply chains and rendering the report")
-    html, pdf = review_document.render(build(fg, results, products), digest, iterations, seed, day)
+    html, pdf = review_document.render(build(fg, solution, results, products), digest, iterations, seed, day)
     for suffix, data in ((".html", html.encode()), (".pdf", pdf)):
         write_atomic(stem.with_suffix(suffix), data)
     return ReviewOutput(stem.with_suffix(".html"), stem.with_suffix(".pdf"), bundle_path, digest, results)
 
 
 def current_bundle_hash(park_dir: Path, iterations: int, seed: int) -> tuple[str, Results]:
-    """Hash of the bundle the park's files give today (written to a temporary file)."""
-    with tempfile.TemporaryDirectory(prefix="footprint-bundle-") as tmp:
-        return bundle.create(park_dir, Path(tmp) / "bundle.zip", iterations, seed)
+    """Hash of the bundle the park's files give today, and its results."""
+    from footprint.calculation import compute_park
+    from footprint.loading import load_park
+
+    results = compute_park(load_park(park_dir), iterations=iterations, seed=seed)
+    return bundle.digest(bundle.contents(park_dir, results, iterations, seed)), results
 
 
 def decide(registry: Registry, park: str, product: str, approve: bool, reviewer: str, comment: str,

@@ -37,7 +37,7 @@ def registry(tmp_path):
 
 
 def test_demo_review_lists_every_row(project):
-    from footprint.calculation import calculate
+    from footprint.calculation import Solution, calculate
     from footprint.inventory import build_foreground, write_foreground
     from footprint.loading import load_park
     from footprint.review import build
@@ -45,7 +45,8 @@ def test_demo_review_lists_every_row(project):
     park = load_park(DEMO)
     fg = build_foreground(park)
     write_foreground(fg)
-    review = build(fg, calculate(fg))
+    solution = Solution(fg)
+    review = build(fg, solution, calculate(fg, sol=solution))
     rows = {i.origin.label for i in park.inputs} | {e.origin.label for e in park.emissions}
     assert rows <= review.rows_listed
     assert [f for f in review.findings if f.severity != "info"] == []  # the demo park has no open warning
