@@ -30,7 +30,7 @@ _results = None
 
 def _load(results_file: str):
     global _results
-    from footprint.models import Results
+    from footprint.park.models import Results
 
     _results = Results.model_validate_json(Path(results_file).read_text(encoding="utf-8"))
     return _results
@@ -38,15 +38,15 @@ def _load(results_file: str):
 
 def _render(job: tuple[str, str, str]) -> tuple[int, float]:
     """Render one certificate; returns (PDF bytes, seconds)."""
-    from footprint import documents
-    from footprint.certificate import draft
-    from footprint.issuer import load_issuer
+    from footprint.certificates import document as certificate_document
+    from footprint.registry.certificate import draft
+    from footprint.registry.issuer import load_issuer
 
     results_file, product_id, lang = job
     results = _results or _load(results_file)
     cert = draft(results, product_id, load_issuer(ISSUER), ISSUE)
     started = time.perf_counter()
-    pdf = documents.render_certificate(results, cert, lang, "CN").pdf
+    pdf = certificate_document.render_certificate(results, cert, lang, "CN").pdf
     return len(pdf), time.perf_counter() - started
 
 

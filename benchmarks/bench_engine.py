@@ -4,7 +4,7 @@ Not a test. Builds, in a throwaway data directory, a generated background databa
 size (default 20,000 activities, 250,000 technosphere exchanges) and generated parks of N products
 linked to it, then times:
 
-- engine end to end: ``footprint.calculation.compute_park(park)`` (project check, linking, writing
+- engine end to end: ``footprint.engine.calculation.compute_park(park)`` (project check, linking, writing
   the park database, matrices, solve, contributions and results of every product);
 - engine solve only: ``calculation.Solution`` (matrices from the written databases + the adjoint
   solve; wrapped for timing, not changed), and within it ``solve_adjoint`` alone;
@@ -118,8 +118,8 @@ def ensure_background(n: int, e: int, seed: int) -> dict:
     """Write (or reuse) the background database; returns its size."""
     import bw2data as bd
 
-    from footprint.background import biosphere_codes
-    from footprint.flows import ALIASES
+    from footprint.engine.background import biosphere_codes
+    from footprint.park.flows import ALIASES
 
     params = {"generator": GENERATOR, "activities": n, "exchanges": e, "seed": seed}
     meta = bd.databases.get(BACKGROUND, {})
@@ -287,7 +287,7 @@ class Timers:
     """Wraps calculation.Solution and calculation.solve_adjoint to time them (no code changed)."""
 
     def __init__(self):
-        from footprint import calculation
+        from footprint.engine import calculation
 
         self.calc = calculation
         self.solution_s: list[float] = []
@@ -317,7 +317,7 @@ class Timers:
 
 def engine_run(park, timers: Timers) -> tuple[dict, dict]:
     """compute_park with the time of each step; returns (totals by product, seconds)."""
-    from footprint.calculation import compute_park
+    from footprint.engine.calculation import compute_park
 
     _drop_park_database(park)
     marks: list[tuple[str, float]] = []
@@ -346,7 +346,7 @@ def _drop_park_database(park) -> None:
     """Time the first write of a park, the same on every run (a rewrite also reloads the old one)."""
     import bw2data as bd
 
-    from footprint.inventory import database_name
+    from footprint.engine.inventory import database_name
 
     if database_name(park.park.id) in bd.databases:
         del bd.databases[database_name(park.park.id)]
@@ -356,7 +356,7 @@ def profile_run(park, folder: Path) -> Path:
     """One more, untimed compute_park under cProfile (the profiler slows it down)."""
     import cProfile
 
-    from footprint.calculation import compute_park
+    from footprint.engine.calculation import compute_park
 
     _drop_park_database(park)
     folder.mkdir(parents=True, exist_ok=True)
@@ -371,7 +371,7 @@ def naive_run(ids: dict[str, int], sample: list[str]) -> tuple[dict, list[float]
     """A new bw2calc.LCA per sampled product: (scores, seconds each)."""
     import bw2calc as bc
 
-    from footprint.background import METHODS
+    from footprint.engine.background import METHODS
 
     scores, times = {}, []
     for pid in sample:
@@ -389,7 +389,7 @@ def multilca_run(ids: dict[str, int], pids: list[str], chunk: int) -> tuple[dict
     import bw2calc as bc
     import bw2data as bd
 
-    from footprint.background import METHODS
+    from footprint.engine.background import METHODS
 
     config = {"impact_categories": [METHODS["total"]]}
     chunk = chunk or len(pids)
@@ -419,7 +419,7 @@ def main(argv: list[str] | None = None) -> int:
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     if min(sizes, default=0) < 3:
         raise SystemExit("--sizes: each park needs at least 3 products (its three utilities)")
-    from footprint import home
+    from footprint.engine import home
 
     data_dir = home.activate(args.home)  # before anything imports bw2data
     with warnings.catch_warnings():
@@ -428,8 +428,8 @@ def main(argv: list[str] | None = None) -> int:
     import bw2data as bd
 
     from footprint import __version__
-    from footprint.background import ensure_project, node_ids
-    from footprint.loading import load_park
+    from footprint.engine.background import ensure_project, node_ids
+    from footprint.park.loading import load_park
 
     print(f"footprint {__version__} engine benchmark — data directory {data_dir}", flush=True)
     t0 = time.perf_counter()

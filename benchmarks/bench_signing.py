@@ -46,10 +46,10 @@ def _median_ms(fn, n: int) -> float:  # noqa: ANN001
 def _issue_part(park_json: str, results_json: str, products: list[str], out: str, url: str, home: str) -> int:
     """A pool worker: render, sign and record some products (no Brightway in this process)."""
     os.environ["FOOTPRINT_HOME"] = home
-    from footprint import certification, keys
-    from footprint.issuer import load_issuer
-    from footprint.models import ParkData, Results
-    from footprint.registry import Registry
+    from footprint.certificates import certification, keys
+    from footprint.park.models import ParkData, Results
+    from footprint.registry.issuer import load_issuer
+    from footprint.registry.records import Registry
 
     park, results = ParkData.model_validate_json(park_json), Results.model_validate_json(results_json)
     with Registry(url) as registry:
@@ -67,17 +67,18 @@ def main() -> None:
 
     home = Path(tempfile.mkdtemp(prefix="footprint-bench-signing-"))
     os.environ["FOOTPRINT_HOME"] = str(home)
-    from footprint import home as data_home
+    from footprint.engine import home as data_home
 
     data_home.activate(home)
     from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
     from pyhanko.sign import signers
     from pyhanko_certvalidator.registry import SimpleCertificateStore
 
-    from footprint import certification, documents, keys, signing, verification
-    from footprint.certificate import draft
-    from footprint.issuer import load_issuer
-    from footprint.registry import Registry
+    from footprint.certificates import certification, keys, signing, verification
+    from footprint.certificates import document as certificate_document
+    from footprint.registry.certificate import draft
+    from footprint.registry.issuer import load_issuer
+    from footprint.registry.records import Registry
 
     key = keys.default_key(home)
     print(f"footprint signing benchmark — {Path(args.park).name}, key RSA-{key.private_key.key_size}, "
@@ -110,7 +111,7 @@ def main() -> None:
     # ---- 1 signing ----
     issuer_demo = load_issuer(ISSUER)
     cert = draft(results, ids[0], issuer_demo, ISSUE).model_copy(update={"number": "FP-BENCH-2026-00001-0"})
-    doc = documents.render_certificate(results, cert)
+    doc = certificate_document.render_certificate(results, cert)
     box = signing.SignatureBox(doc.signature_box[0], doc.signature_box[1])
     fast = signing.DocumentSigner(key)
     stock_signer = signers.SimpleSigner.load_pkcs12(str(keys.ensure_demo(home).signer), passphrase=None)

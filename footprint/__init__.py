@@ -13,22 +13,22 @@ __version__ = "0.1.0"
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from footprint.models import ParkData, Results
+    from footprint.park.models import ParkData, Results
 
 
 def load_park(folder: str | Path) -> ParkData:
     """Read and validate a park folder; raises ``ParkDataError`` listing every problem."""
-    from footprint.loading import load_park as _load
+    from footprint.park.loading import load_park as _load
 
     return _load(folder)
 
 
 def compute(park: ParkData | str | Path, home: str | Path | None = None) -> Results:
     """Build the park's Brightway database in the data directory and compute every product."""
-    from footprint import home as _home
+    from footprint.engine import home as _home
 
     _home.activate(home)
-    from footprint.calculation import compute_park
+    from footprint.engine.calculation import compute_park
 
     if not hasattr(park, "park"):
         park = load_park(park)

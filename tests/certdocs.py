@@ -13,10 +13,10 @@ import hashlib
 import io
 import json
 
+from footprint.certificates.issuing import Document
+from footprint.certificates.signing import SignatureBox
 from footprint.documents import _signature_box
-from footprint.issuing import Document
-from footprint.registry import Reservation
-from footprint.signing import SignatureBox
+from footprint.registry.records import Reservation
 
 PX = 0.75  # CSS px → PDF points
 
@@ -67,8 +67,8 @@ def render(number: str, product_id: str = "al-profile", total: float = 12.345, d
 
 def document(reservation: Reservation, product_id: str = "al-profile", total: float = 12.345,
              demo: bool = True, valid_days: int = 365, valid_from: dt.date | None = None) -> Document:
-    """A render callback result for :func:`footprint.issuing.issue`."""
-    from footprint.issuing import validity
+    """A render callback result for :func:`footprint.certificates.issuing.issue`."""
+    from footprint.certificates.issuing import validity
 
     pdf, data, box = render(reservation.number, product_id, total, demo)
     start = valid_from or dt.date.today()

@@ -12,7 +12,7 @@ import pytest
 _HOME = Path(tempfile.mkdtemp(prefix="footprint-test-home-"))
 os.environ["FOOTPRINT_HOME"] = str(_HOME)
 
-from footprint import home  # noqa: E402
+from footprint.engine import home  # noqa: E402
 
 home.activate()
 
@@ -24,7 +24,7 @@ DEMO = ROOT / "inventories" / "demo-park"
 @pytest.fixture(scope="session")
 def project():
     """The Brightway project with biosphere3, methods and open-factors, set up once."""
-    from footprint.background import ensure_project
+    from footprint.engine.background import ensure_project
 
     ensure_project()
     return _HOME

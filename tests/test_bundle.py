@@ -8,7 +8,7 @@ import zipfile
 import pytest
 from parks import write_park
 
-from footprint import bundle
+from footprint.review import bundle
 
 
 @pytest.fixture

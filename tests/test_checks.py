@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from parks import write_park
 
-from footprint.background import factor_totals
-from footprint.calculation import calculate
-from footprint.checks import review
-from footprint.inventory import build_foreground, write_foreground
-from footprint.loading import load_park
+from footprint.engine.background import factor_totals
+from footprint.engine.calculation import calculate
+from footprint.engine.checks import review
+from footprint.engine.inventory import build_foreground, write_foreground
+from footprint.park.loading import load_park
 
 BASE = dict(
     facilities=[{"facility_id": "a"}, {"facility_id": "b"}, {"facility_id": "c"}],

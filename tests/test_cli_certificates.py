@@ -13,8 +13,9 @@ from conftest import ROOT
 from parks import write_park
 from typer.testing import CliRunner
 
-from footprint import home, keys
-from footprint.cli import app
+from footprint.certificates import keys
+from footprint.cli.main import app
+from footprint.engine import home
 
 ISSUER = str(ROOT / "inventories" / "demo-issuer.yaml")
 

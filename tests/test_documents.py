@@ -77,8 +77,8 @@ def park_dir(tmp_path_factory, project):
 
 @pytest.fixture(scope="module")
 def computed(park_dir):
-    from footprint.calculation import compute_park
-    from footprint.loading import load_park
+    from footprint.engine.calculation import compute_park
+    from footprint.park.loading import load_park
 
     park = load_park(park_dir)
     return park, compute_park(park)
@@ -92,7 +92,7 @@ def issuer_file(tmp_path_factory):
 
 
 def cli(*args: str):
-    from footprint.cli import app
+    from footprint.cli.main import app
 
     return CliRunner().invoke(app, list(args))
 
@@ -163,7 +163,7 @@ def test_pdf_text_shows_the_calculation(certificates, lang):
 
 
 def test_attachment_is_the_results(certificates, computed):
-    from footprint.models import Results
+    from footprint.park.models import Results
 
     _, results = computed
     name, data = attachment(certificates["zh-en"])
@@ -254,34 +254,38 @@ def test_bilingual_certificate_is_two_pages_under_1mb(certificates):
 
 def test_same_inputs_same_bytes(computed, certificates, issuer_file, tmp_path):
     """Same results, templates and issue date: byte-identical, here and in a fresh process."""
-    from footprint import documents
-    from footprint.certificate import draft
-    from footprint.issuer import load_issuer
+    from footprint.certificates import document as certificate_document
+    from footprint.registry.certificate import draft
+    from footprint.registry.issuer import load_issuer
 
     park, results = computed
     cert = draft(results, "profile", load_issuer(issuer_file), date.fromisoformat(ISSUE))
-    first = documents.render_certificate(results, cert, "zh-en", park.park.country, park.park.region).pdf
-    assert documents.render_certificate(results, cert, "zh-en", park.park.country, park.park.region).pdf == first
+    def render() -> bytes:
+        return certificate_document.render_certificate(results, cert, "zh-en", park.park.country, park.park.region).pdf
+
+    first = render()
+    assert render() == first
     assert certificates["zh-en"].read_bytes() == first
     (tmp_path / "results.json").write_text(results.model_dump_json(), encoding="utf-8")
     script = f"""
 import sys
 from datetime import date
 from footprint import documents
-from footprint.certificate import draft
-from footprint.issuer import load_issuer
-from footprint.models import Results
+from footprint.certificates import document as certificate_document
+from footprint.registry.certificate import draft
+from footprint.registry.issuer import load_issuer
+from footprint.park.models import Results
 r = Results.model_validate_json(open({str(tmp_path / 'results.json')!r}, encoding='utf-8').read())
 c = draft(r, 'profile', load_issuer({str(issuer_file)!r}), date.fromisoformat({ISSUE!r}))
-sys.stdout.buffer.write(documents.render_certificate(r, c, 'zh-en', 'CN', 'CN-JS').pdf)
+sys.stdout.buffer.write(certificate_document.render_certificate(r, c, 'zh-en', 'CN', 'CN-JS').pdf)
 """
     other = subprocess.run([sys.executable, "-c", script], capture_output=True, check=True).stdout
     assert other == first
 
 
 def test_validity_is_capped_and_configurable(computed, issuer_file, tmp_path):
-    from footprint.certificate import CertificateError, draft
-    from footprint.issuer import IssuerConfigError, load_issuer
+    from footprint.registry.certificate import CertificateError, draft
+    from footprint.registry.issuer import IssuerConfigError, load_issuer
 
     _, results = computed
     config = yaml.safe_load(issuer_file.read_text(encoding="utf-8"))
@@ -308,8 +312,9 @@ TEMPLATE_INJECTION = "{{ 7*7 }}"
 @needs_poppler
 def test_hostile_names_render_as_text_and_fetch_nothing(computed, issuer_file, tmp_path):
     from footprint import documents
-    from footprint.certificate import draft
-    from footprint.issuer import load_issuer
+    from footprint.certificates import document as certificate_document
+    from footprint.registry.certificate import draft
+    from footprint.registry.issuer import load_issuer
 
     park, results = computed
     p = results.product("profile")
@@ -329,7 +334,7 @@ def test_hostile_names_render_as_text_and_fetch_nothing(computed, issuer_file, t
 
     sys.addaudithook(hook)
     try:
-        pdf = documents.render_certificate(hostile, cert, "zh-en").pdf
+        pdf = certificate_document.render_certificate(hostile, cert, "zh-en").pdf
     finally:
         watching[0] = False
     assert not any("passwd" in path or path.startswith("/etc") for path in opened), opened
@@ -418,7 +423,7 @@ def test_bad_language_and_date(park_dir, issuer_file, tmp_path):
 
 @needs_poppler
 def test_summary_lists_every_product(park_dir, issuer_file, computed, tmp_path):
-    from footprint.models import Results
+    from footprint.park.models import Results
 
     out = tmp_path / "summary.pdf"
     run = cli("summary", str(park_dir), "--out", str(out), "--issuer", str(issuer_file), "--issue-date", ISSUE)

@@ -7,7 +7,7 @@ import json
 import pytest
 from parks import write_park
 
-from footprint.loading import load_park
+from footprint.park.loading import load_park
 
 GWP = {  # IPCC AR6 GWP100 per kg, and the part each alias falls in (DESIGN §2)
     "CO2": (1.0, "fossil"), "CH4": (29.8, "fossil"), "N2O": (273.0, "fossil"), "SF6": (25200.0, "fossil"),
@@ -19,7 +19,7 @@ REL = 1e-6  # Brightway stores amounts as float32
 
 
 def compute(folder):
-    from footprint.calculation import compute_park
+    from footprint.engine.calculation import compute_park
 
     return compute_park(load_park(folder))
 
@@ -172,7 +172,7 @@ def test_matches_fresh_brightway_lca(tmp_path, project):
     import bw2calc as bc
     import bw2data as bd
 
-    from footprint.background import METHODS
+    from footprint.engine.background import METHODS
 
     folder = write_park(
         tmp_path,
@@ -272,7 +272,7 @@ def test_nothing_written_outside_footprint_home(tmp_path):
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith(("XDG_", "BRIGHTWAY"))}
     env.update(HOME=str(user_home), FOOTPRINT_HOME=str(data_home))
-    run = subprocess.run([sys.executable, "-m", "footprint.cli", "calc", str(folder)], env=env,
+    run = subprocess.run([sys.executable, "-m", "footprint.cli.main", "calc", str(folder)], env=env,
                          capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
     assert list(user_home.iterdir()) == []
@@ -283,7 +283,7 @@ def test_background_footprints_are_cached_and_reused_exactly(tmp_path, project):
     """The second run takes the background's footprints from the data directory, bit for bit."""
     import shutil
 
-    from footprint import home
+    from footprint.engine import home
 
     folder = write_park(
         tmp_path,

@@ -11,8 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from parks import write_park
 
-from footprint.calculation import compute_park
-from footprint.loading import load_park
+from footprint.engine.calculation import compute_park
+from footprint.park.loading import load_park
 
 GWP_FOSSIL = {"CO2": 1.0, "CH4": 29.8, "N2O": 273.0}
 

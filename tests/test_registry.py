@@ -12,8 +12,10 @@ import pytest
 from certdocs import document
 from sqlalchemy import text
 
-from footprint import audit, home, issuing, keys, signing
-from footprint.registry import Registry, RegistryError, check_character, format_number, parse_number
+from footprint.certificates import issuing, keys, signing
+from footprint.engine import home
+from footprint.registry import audit
+from footprint.registry.records import Registry, RegistryError, check_character, format_number, parse_number
 
 PG_ENV = "FOOTPRINT_TEST_POSTGRES_URL"
 
@@ -24,7 +26,7 @@ def _postgres_url() -> str:
         pytest.skip(f"PostgreSQL tests need {PG_ENV} (set by .ci/run, which starts a server on loopback)")
     from sqlalchemy import create_engine
 
-    from footprint.registry import _normalise
+    from footprint.registry.records import _normalise
 
     engine = create_engine(_normalise(url))
     try:

@@ -9,7 +9,7 @@ import pytest
 from conftest import DEMO
 from parks import write_park
 
-from footprint.review_workflow import NotApproved, decide, require_approval, run_review
+from footprint.review.decisions import NotApproved, decide, require_approval, run_review
 
 
 @pytest.fixture
@@ -29,7 +29,7 @@ def park(tmp_path, project):
 
 @pytest.fixture
 def registry(tmp_path):
-    from footprint.registry import Registry
+    from footprint.registry.records import Registry
 
     (tmp_path / "registry-home").mkdir()
     with Registry.open(tmp_path / "registry-home") as r:
@@ -37,10 +37,10 @@ def registry(tmp_path):
 
 
 def test_demo_review_lists_every_row(project):
-    from footprint.calculation import Solution, calculate
-    from footprint.inventory import build_foreground, write_foreground
-    from footprint.loading import load_park
-    from footprint.review import build
+    from footprint.engine.calculation import Solution, calculate
+    from footprint.engine.inventory import build_foreground, write_foreground
+    from footprint.park.loading import load_park
+    from footprint.review.report import build
 
     park = load_park(DEMO)
     fg = build_foreground(park)

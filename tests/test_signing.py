@@ -13,9 +13,10 @@ import pytest
 from certdocs import document, render
 from cryptography.hazmat.primitives import serialization
 
-from footprint import home, issuing, keys, signing, verification
-from footprint.registry import Registry, read_export, write_export
-from footprint.verification import DatabaseSource, ExportSource
+from footprint.certificates import issuing, keys, signing, verification
+from footprint.certificates.verification import DatabaseSource, ExportSource
+from footprint.engine import home
+from footprint.registry.records import Registry, read_export, write_export
 
 
 @pytest.fixture(scope="session")

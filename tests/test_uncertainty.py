@@ -7,9 +7,9 @@ import math
 import pytest
 from parks import write_park
 
-from footprint.calculation import calculate
-from footprint.inventory import build_foreground, write_foreground
-from footprint.loading import load_park
+from footprint.engine.calculation import calculate
+from footprint.engine.inventory import build_foreground, write_foreground
+from footprint.park.loading import load_park
 
 
 def run(folder, iterations, seed):
@@ -86,7 +86,7 @@ def test_explicit_gsd_columns_replace_the_rule(tmp_path, project):
 
 
 def test_gsd_below_one_is_a_located_error(tmp_path):
-    from footprint.errors import ParkDataError
+    from footprint.park.errors import ParkDataError
 
     folder = write_park(
         tmp_path,

@@ -21,8 +21,8 @@ import pytest
 from parks import write_park
 from typer.testing import CliRunner
 
-from footprint.errors import ParkDataError, Problem
-from footprint.loading import load_park
+from footprint.park.errors import ParkDataError, Problem
+from footprint.park.loading import load_park
 
 ROOT = Path(__file__).resolve().parents[1]
 FOOTPRINT = Path(sys.executable).with_name("footprint")
@@ -540,7 +540,7 @@ def test_every_problem_reported_in_one_run(tmp_path):
 
 
 def build_problems(folder: Path) -> list[Problem]:
-    from footprint.inventory import build_foreground
+    from footprint.engine.inventory import build_foreground
 
     park = load_park(folder)
     with pytest.raises(ParkDataError) as info:
@@ -597,9 +597,9 @@ def test_build_reports_all_link_problems(tmp_path):
 
 @pytest.mark.usefixtures("project")
 def test_valid_park_builds(tmp_path):
-    from footprint.background import biosphere_codes
-    from footprint.flows import ALIASES
-    from footprint.inventory import build_foreground
+    from footprint.engine.background import biosphere_codes
+    from footprint.engine.inventory import build_foreground
+    from footprint.park.flows import ALIASES
 
     co2_fossil = biosphere_codes()[ALIASES["CO2"]]
     folder = make_park(tmp_path, both(
@@ -677,7 +677,7 @@ def runner():
 @pytest.mark.usefixtures("project")
 @pytest.mark.parametrize("command", ["validate", "calc"])
 def test_cli_invalid_park_exits_2_without_traceback(tmp_path, runner, command):
-    from footprint.cli import app
+    from footprint.cli.main import app
 
     folder = make_park(tmp_path, both(put("inputs", 1, amount=-200), put("emissions", 0, flow="CO3")))
     before = databases()
@@ -694,8 +694,8 @@ def test_cli_invalid_park_exits_2_without_traceback(tmp_path, runner, command):
 @pytest.mark.usefixtures("project")
 @pytest.mark.parametrize("command", ["validate", "calc"])
 def test_cli_unknown_background_exits_2_and_writes_nothing(tmp_path, runner, command):
-    from footprint.cli import app
-    from footprint.inventory import database_name
+    from footprint.cli.main import app
+    from footprint.engine.inventory import database_name
 
     folder = make_park(tmp_path, append("inputs", facility_id="workshop", ref="bg:electricity-xx", amount=1,
                                         unit="kWh"))
@@ -711,7 +711,7 @@ def test_cli_unknown_background_exits_2_and_writes_nothing(tmp_path, runner, com
 
 @pytest.mark.usefixtures("project")
 def test_cli_singular_loop_exits_2(tmp_path, runner):
-    from footprint.cli import app
+    from footprint.cli.main import app
 
     folder = write_park(
         tmp_path,
@@ -728,7 +728,7 @@ def test_cli_singular_loop_exits_2(tmp_path, runner):
 
 @pytest.mark.usefixtures("project")
 def test_cli_debug_shows_the_exception(tmp_path, runner):
-    from footprint.cli import app
+    from footprint.cli.main import app
 
     folder = make_park(tmp_path, put("inputs", 1, amount=-200))
     result = runner.invoke(app, ["--debug", "validate", str(folder)])
@@ -738,7 +738,7 @@ def test_cli_debug_shows_the_exception(tmp_path, runner):
 
 @pytest.mark.usefixtures("project")
 def test_cli_valid_park(tmp_path, runner):
-    from footprint.cli import app
+    from footprint.cli.main import app
 
     folder = make_park(tmp_path)
     before = databases()
@@ -751,7 +751,7 @@ def test_cli_valid_park(tmp_path, runner):
 
 @pytest.mark.usefixtures("project")
 def test_cli_bom_crlf_park_validates(tmp_path, runner):
-    from footprint.cli import app
+    from footprint.cli.main import app
 
     folder = make_park(tmp_path)
     for path in [*folder.glob("*.csv"), folder / "park.yaml"]:

@@ -11,7 +11,7 @@ from asn1crypto import x509 as asn1_x509
 from cryptography.hazmat.primitives import serialization
 from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
 
-from footprint import keys
+from footprint.certificates import keys
 
 
 class LocalTSA:

@@ -11,9 +11,9 @@ def issue_many(url: str, p12: str, out_dir: str, count: int, start_at: float) ->
     """Open the registry (first open races the migration too) and issue ``count`` certificates."""
     from certdocs import document
 
-    from footprint import issuing, keys
-    from footprint.registry import Registry
-    from footprint.signing import DocumentSigner
+    from footprint.certificates import issuing, keys
+    from footprint.certificates.signing import DocumentSigner
+    from footprint.registry.records import Registry
 
     signer = DocumentSigner(keys.load_pkcs12(Path(p12), None))
     time.sleep(max(0.0, start_at - time.time()))

@@ -11,9 +11,9 @@ import statistics
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from footprint import units
-from footprint.inventory import Foreground
-from footprint.models import Results
+from footprint.engine.inventory import Foreground
+from footprint.park import units
+from footprint.park.models import Results
 
 PLAUSIBILITY_RATIO = 10.0  # flag intensities more than 10× above or below the park median for the unit
 PACT_EXEMPTION_LIMIT = 0.03  # PACT v3: exempted emissions must stay below 3 % of the PCF

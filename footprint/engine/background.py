@@ -20,10 +20,10 @@ from pathlib import Path
 
 import bw2data as bd
 
-from footprint import units
-from footprint.errors import ParkDataError, Problem
-from footprint.flows import ALIASES, FACTOR_GASES
-from footprint.home import PROJECT
+from footprint.engine.home import PROJECT
+from footprint.park import units
+from footprint.park.errors import ParkDataError, Problem
+from footprint.park.flows import ALIASES, FACTOR_GASES
 
 bd.config.is_test = True  # only switches off bw2data's tqdm bars; footprint shows its own progress
 bd.config.vacuum = False  # a rewritten park database frees pages SQLite reuses; VACUUM would rewrite the file
@@ -39,7 +39,7 @@ METHODS = {part: ("footprint", "IPCC 2021 GWP100", part) for part in SOURCE_METH
 CO2E_DB = "footprint-co2e"
 CO2E_FLOWS = {part: f"co2e-{part}" for part in PARTS}
 OPEN_FACTORS = "open-factors"
-OPEN_FACTORS_CSV = Path(__file__).resolve().parents[1] / "inventories" / "background" / "open-factors.csv"
+OPEN_FACTORS_CSV = Path(__file__).resolve().parents[2] / "inventories" / "background" / "open-factors.csv"
 CATEGORY_OF_FACTOR = {
     "electricity": "electricity", "heat": "heat and steam", "fuel": "fuels", "material": "materials",
     "transport": "transport",

@@ -13,15 +13,15 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from footprint import certificate as certificates
 from footprint import files
-from footprint.issuer import Issuer, load_issuer
-from footprint.models import ParkData, Results
+from footprint.park.models import ParkData, Results
+from footprint.registry import certificate as certificates
+from footprint.registry.issuer import Issuer, load_issuer
 
 if TYPE_CHECKING:
-    from footprint.issuing import Issued
-    from footprint.keys import SigningKey
-    from footprint.registry import Registry
+    from footprint.certificates.issuing import Issued
+    from footprint.certificates.keys import SigningKey
+    from footprint.registry.records import Registry
 
 Step = Callable[[str], None]
 
@@ -40,16 +40,21 @@ def default_lang(park: ParkData) -> str:
     return "zh-en" if park.park.country == "CN" else "en"
 
 
-def prepare(park_dir: str | Path, issuer_file: str | Path | None, step: Step = lambda _: None
-            ) -> tuple[ParkData, Issuer, Results]:
+def load(park_dir: str | Path, issuer_file: str | Path | None) -> tuple[ParkData, Issuer]:
     """Issuer first (cheap, and a missing one must stop before any computing), then the park."""
-    from footprint.calculation import compute_park
-    from footprint.loading import load_park
+    from footprint.park.loading import load_park
 
     issuer = load_issuer(issuer_file)
-    park = load_park(park_dir)
-    results = compute_park(park, step=step)
-    return park, issuer, results
+    return load_park(park_dir), issuer
+
+
+def prepare(park_dir: str | Path, issuer_file: str | Path | None, step: Step = lambda _: None
+            ) -> tuple[ParkData, Issuer, Results]:
+    """Issuer, park and the park's results (without Monte Carlo)."""
+    from footprint.engine.calculation import compute_park
+
+    park, issuer = load(park_dir, issuer_file)
+    return park, issuer, compute_park(park, step=step)
 
 
 def certify(park: ParkData, issuer: Issuer, results: Results, out_dir: str | Path,
@@ -57,6 +62,7 @@ def certify(park: ParkData, issuer: Issuer, results: Results, out_dir: str | Pat
             step: Step = lambda _: None) -> list[Written]:
     """Render the certificates of ``products`` (default: all) and write them as ``<product>_<number>.pdf``."""
     from footprint import documents
+    from footprint.certificates import document as certificate_document
 
     lang = lang or default_lang(park)
     if lang not in documents.LANGS:
@@ -67,7 +73,7 @@ def certify(park: ParkData, issuer: Issuer, results: Results, out_dir: str | Pat
     rendered = []
     for n, cert in enumerate(drafts, 1):
         step(f"Rendering {n}/{len(drafts)}: {cert.product_id}")
-        rendered.append((cert, documents.render_certificate(results, cert, lang, park.park.country,
+        rendered.append((cert, certificate_document.render_certificate(results, cert, lang, park.park.country,
                                                             park.park.region)))
     out = Path(out_dir)
     return [write_atomic(out / f"{cert.product_id}_{cert.number}.pdf", doc.pdf, cert.number, cert.product_id,
@@ -77,9 +83,9 @@ def certify(park: ParkData, issuer: Issuer, results: Results, out_dir: str | Pat
 def summary(park: ParkData, issuer: Issuer, results: Results, out_file: str | Path, lang: str | None = None,
             issue_date: date | None = None) -> Written:
     """Render the park-wide summary table to ``out_file``."""
-    from footprint import documents
+    from footprint.certificates import document as certificate_document
 
-    doc = documents.render_summary(results, issuer, issue_date or date.today(), lang or default_lang(park))
+    doc = certificate_document.render_summary(results, issuer, issue_date or date.today(), lang or default_lang(park))
     return write_atomic(Path(out_file), doc.pdf, None, None, doc.sha256)
 
 
@@ -98,12 +104,14 @@ def issue(park: ParkData, issuer: Issuer, results: Results, out_dir: str | Path,
     ``reviews`` holds each product's approving review; without them every certificate is issued
     as self-declared and says so on its face.
 
-    Each certificate is all or nothing (``footprint.issuing``); every draft is checked before the
+    Each certificate is all or nothing (``certificates.issuing``); every draft is checked before the
     first number is reserved. A demo key makes the issuer a demo issuer, so the document says DEMO.
     """
-    from footprint import documents, issuing
-    from footprint.registry import Registry as _Registry
-    from footprint.signing import DocumentSigner, SignatureBox
+    from footprint import documents
+    from footprint.certificates import document as certificate_document
+    from footprint.certificates import issuing
+    from footprint.certificates.signing import DocumentSigner, SignatureBox
+    from footprint.registry.records import Registry as _Registry
 
     lang = lang or default_lang(park)
     if lang not in documents.LANGS:
@@ -118,7 +126,7 @@ def issue(park: ParkData, issuer: Issuer, results: Results, out_dir: str | Path,
     signer = DocumentSigner(key, tsa_url)
     own = registry is None
     if registry is None:
-        from footprint import home
+        from footprint.engine import home
 
         registry = _Registry.open(home.resolve())
     issued: list[Issued] = []
@@ -128,7 +136,7 @@ def issue(park: ParkData, issuer: Issuer, results: Results, out_dir: str | Path,
 
             def render(reservation, draft=draft):  # noqa: ANN001, ANN202 - issuing.Reservation → issuing.Document
                 cert = draft.model_copy(update={"number": reservation.number, "status": "active"})
-                doc = documents.render_certificate(results, cert, lang, park.park.country, park.park.region)
+                doc = certificate_document.render_certificate(results, cert, lang, park.park.country, park.park.region)
                 p = results.product(cert.product_id)
                 valid_from, valid_until = issuing.validity(cert.valid_from, cert.valid_until)
                 box = SignatureBox(doc.signature_box[0], doc.signature_box[1]) if doc.signature_box else None

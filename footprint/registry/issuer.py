@@ -47,7 +47,7 @@ class Issuer(BaseModel):
 
 def default_path() -> Path:
     """``$FOOTPRINT_ISSUER``, else ``issuer.yaml`` in the data directory (see home.py)."""
-    from footprint import home
+    from footprint.engine import home
 
     env = os.environ.get("FOOTPRINT_ISSUER")
     return Path(env).expanduser() if env else home.resolve() / "issuer.yaml"

@@ -22,7 +22,7 @@ import numpy as np
 from scipy.sparse import csc_matrix
 from scipy.sparse.linalg import splu
 
-from footprint.models import Uncertainty
+from footprint.park.models import Uncertainty
 
 # Pedigree uncertainty factors by score 1..5 (contributions to the squared GSD), ecoinvent v2/v3 defaults.
 PEDIGREE = {

@@ -29,9 +29,9 @@ from sqlalchemy import Engine, create_engine, event, insert, select, text, updat
 from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
 
-from footprint import audit
 from footprint.files import write_atomic
-from footprint.schema import Certificate, Counter
+from footprint.registry import audit
+from footprint.registry.schema import Certificate, Counter
 
 URL_ENV = "FOOTPRINT_DATABASE_URL"
 DB_FILE = "registry.sqlite"
@@ -411,7 +411,7 @@ def write_export(registry: Registry, key, path: Path, now: dt.datetime | None = 
     """Write the signed JSON export: ``{"payload": {...}, "signature": base64 CMS}``; returns the payload."""
     import base64
 
-    from footprint.signing import sign_detached
+    from footprint.certificates.signing import sign_detached
 
     payload = registry.export_payload(now)
     payload["signer"] = key.holder
@@ -424,7 +424,7 @@ def read_export(path: Path, roots: list) -> tuple[dict, str]:
     """(payload, signer) of a signed export; ``ValueError`` if it is not one or not signed by a trusted key."""
     import base64
 
-    from footprint.signing import verify_detached
+    from footprint.certificates.signing import verify_detached
 
     try:
         doc = json.loads(Path(path).read_text(encoding="utf-8"))

@@ -16,12 +16,13 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from footprint import audit, bundle
-from footprint.certificate import Review
 from footprint.files import write_atomic
-from footprint.models import Results
-from footprint.registry import Registry
-from footprint.schema import AuditEntry
+from footprint.park.models import ParkData, Results
+from footprint.registry import audit
+from footprint.registry.certificate import Review
+from footprint.registry.records import Registry
+from footprint.registry.schema import AuditEntry
+from footprint.review import bundle
 
 ACTION = "review"
 
@@ -42,12 +43,12 @@ class ReviewOutput:
 def run_review(park_dir: Path, out_dir: Path, products: list[str], iterations: int, seed: int, day: date,
                step=lambda _: None) -> ReviewOutput:
     """Compute with Monte Carlo, write the bundle, and render the review report (HTML + PDF)."""
-    from footprint.background import ensure_project
-    from footprint.calculation import Solution, calculate
-    from footprint.documents import review as review_document
-    from footprint.inventory import build_foreground, write_foreground
-    from footprint.loading import load_park
-    from footprint.review import build
+    from footprint.engine.background import ensure_project
+    from footprint.engine.calculation import Solution, calculate
+    from footprint.engine.inventory import build_foreground, write_foreground
+    from footprint.park.loading import load_park
+    from footprint.review import document as review_document
+    from footprint.review.report import build
 
     park = load_park(park_dir)
     unknown = sorted(set(products) - {o.product_id for o in park.outputs})
@@ -71,12 +72,13 @@ def run_review(park_dir: Path, out_dir: Path, products: list[str], iterations: i
     return ReviewOutput(stem.with_suffix(".html"), stem.with_suffix(".pdf"), bundle_path, digest, results)
 
 
-def current_bundle_hash(park_dir: Path, iterations: int, seed: int) -> tuple[str, Results]:
-    """Hash of the bundle the park's files give today, and its results."""
-    from footprint.calculation import compute_park
-    from footprint.loading import load_park
+def current_bundle_hash(park_dir: Path, iterations: int, seed: int, park: ParkData | None = None
+                        ) -> tuple[str, Results]:
+    """Hash of the bundle the park's files give today, and its results (``park``: those files, already loaded)."""
+    from footprint.engine.calculation import compute_park
+    from footprint.park.loading import load_park
 
-    results = compute_park(load_park(park_dir), iterations=iterations, seed=seed)
+    results = compute_park(park or load_park(park_dir), iterations=iterations, seed=seed)
     return bundle.digest(bundle.contents(park_dir, results, iterations, seed)), results
 
 
@@ -100,11 +102,12 @@ def latest_decision(registry: Registry, park: str, product: str) -> dict | None:
         return {**json.loads(entry.detail), "at": entry.at, "seq": entry.seq} if entry else None
 
 
-def approved_results(registry: Registry, park_dir: Path, park: str, products: list[str]
-                     ) -> tuple[Results, dict[str, Review]]:
+def approved_results(registry: Registry, park_dir: Path, park: str, products: list[str],
+                     loaded: ParkData | None = None) -> tuple[Results, dict[str, Review]]:
     """The results of the approved calculation (with its Monte Carlo interval) and each product's
-    review, or NotApproved naming why a product may not be certified."""
-    approvals, current = _approvals(registry, park_dir, park, products)
+    review, or NotApproved naming why a product may not be certified. The park is computed once,
+    with the approved bundle's settings; certify issues from exactly these results."""
+    approvals, current = _approvals(registry, park_dir, park, products, loaded)
     if len(current) > 1:
         raise NotApproved("the products were approved on bundles of different Monte Carlo settings; "
                           "certify them separately")
@@ -118,7 +121,7 @@ def require_approval(registry: Registry, park_dir: Path, park: str, products: li
     return _approvals(registry, park_dir, park, products)[0]
 
 
-def _approvals(registry: Registry, park_dir: Path, park: str, products: list[str]
+def _approvals(registry: Registry, park_dir: Path, park: str, products: list[str], loaded: ParkData | None = None
                ) -> tuple[dict[str, dict], dict[tuple[int, int], tuple[str, Results]]]:
     approvals, current = {}, {}
     for product in products:
@@ -131,7 +134,7 @@ def _approvals(registry: Registry, park_dir: Path, park: str, products: list[str
                               f"{decision['comment']}")
         key = (decision["iterations"], decision["seed"])
         if key not in current:
-            current[key] = current_bundle_hash(park_dir, *key)
+            current[key] = current_bundle_hash(park_dir, *key, park=loaded)
         if current[key][0] != decision["bundle_sha256"]:
             raise NotApproved(f"{park}/{product}: the park's data changed since {decision['reviewer']} approved "
                               f"bundle {decision['bundle_sha256'][:12]} (now {current[key][0][:12]}); "

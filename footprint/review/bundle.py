@@ -25,7 +25,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 from footprint.files import write_atomic
-from footprint.models import Results
+from footprint.park.models import Results
 
 FORMAT = "footprint-bundle/1"
 MANIFEST = "manifest.json"
@@ -45,7 +45,7 @@ def _json(obj: object) -> bytes:
 def _background_files(results: Results) -> dict[str, bytes]:
     import bw2data as bd
 
-    from footprint.background import CO2E_DB, OPEN_FACTORS, OPEN_FACTORS_CSV
+    from footprint.engine.background import CO2E_DB, OPEN_FACTORS, OPEN_FACTORS_CSV
 
     files, identity = {}, {}
     for name, label in results.databases.items():
@@ -64,8 +64,8 @@ def _background_files(results: Results) -> dict[str, bytes]:
 
 def create(park_dir: Path, out: Path, iterations: int, seed: int) -> tuple[str, Results]:
     """Compute the park and write its bundle to ``out``; returns the bundle hash and results."""
-    from footprint.calculation import compute_park
-    from footprint.loading import load_park
+    from footprint.engine.calculation import compute_park
+    from footprint.park.loading import load_park
 
     results = compute_park(load_park(park_dir), iterations=iterations, seed=seed)
     return write(park_dir, results, out, iterations, seed), results
@@ -73,7 +73,7 @@ def create(park_dir: Path, out: Path, iterations: int, seed: int) -> tuple[str, 
 
 def contents(park_dir: Path, results: Results, iterations: int, seed: int) -> dict[str, bytes]:
     """Every file of the bundle of a park computed with ``iterations`` and ``seed``, manifest included."""
-    from footprint.background import method_identity
+    from footprint.engine.background import method_identity
 
     files = {f"park/{p.name}": p.read_bytes() for p in sorted(Path(park_dir).iterdir()) if p.is_file()}
     files.update(_background_files(results))
@@ -150,7 +150,7 @@ def recompute(bundle: Path) -> tuple[Results, Results, list[Difference]]:
             (root / name).write_bytes(data)
         env = {**os.environ, "FOOTPRINT_HOME": str(root / "home")}
         env.pop("BRIGHTWAY2_DIR", None)
-        child = subprocess.run([sys.executable, "-m", "footprint.bundle", str(root)], env=env,
+        child = subprocess.run([sys.executable, "-m", "footprint.review.bundle", str(root)], env=env,
                                capture_output=True, text=True)
         if child.returncode != 0:
             raise RuntimeError(f"recomputation failed:\n{child.stderr.strip()}")
@@ -176,12 +176,12 @@ def compare(recorded: Results, fresh: Results) -> list[Difference]:
 
 def _child(root: Path) -> None:
     """In the fresh process: set up from the bundle's own background and compute."""
-    from footprint import home
+    from footprint.engine import home
 
     home.activate()
-    from footprint.background import ensure_project, method_identity
-    from footprint.calculation import compute_park
-    from footprint.loading import load_park
+    from footprint.engine.background import ensure_project, method_identity
+    from footprint.engine.calculation import compute_park
+    from footprint.park.loading import load_park
 
     env = json.loads((root / "environment.json").read_text())
     of = root / "background" / "open-factors.csv"

@@ -1,6 +1,6 @@
-"""Alembic environment: migrations always run on a connection that ``footprint.registry`` passes in.
+"""Alembic environment: migrations always run on a connection that ``footprint.registry.records`` passes in.
 
-Run from the command line with ``alembic -c footprint/migrations/alembic.ini`` only for authoring
+Run from the command line with ``alembic -c footprint/registry/migrations/alembic.ini`` only for authoring
 new revisions; footprint itself upgrades programmatically under a lock (see ``registry.open``).
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from footprint.schema import Base
+from footprint.registry.schema import Base
 
 config = context.config
 connection = config.attributes.get("connection")

@@ -17,8 +17,8 @@ import typer.core
 from rich.console import Console
 from rich.table import Table
 
-from footprint import home as data_home
-from footprint.errors import ParkDataError
+from footprint.engine import home as data_home
+from footprint.park.errors import ParkDataError
 
 app = typer.Typer(help="Product carbon footprints for industrial parks (ISO 14067, PACT).", no_args_is_help=True,
                   pretty_exceptions_enable=False, add_completion=False)
@@ -55,7 +55,7 @@ def _fail(exc: Exception) -> None:
 
 
 def _load(park_dir: Path):
-    from footprint.loading import load_park
+    from footprint.park.loading import load_park
 
     return load_park(park_dir)
 
@@ -65,8 +65,8 @@ def validate(park_dir: ParkDir) -> None:
     """Check every row of a park and its links to the background; exit 2 when invalid."""
     try:
         park = _load(park_dir)
-        from footprint.background import ensure_project
-        from footprint.inventory import build_foreground
+        from footprint.engine.background import ensure_project
+        from footprint.engine.inventory import build_foreground
 
         with err.status("Checking links to the background"):
             ensure_project()
@@ -84,7 +84,7 @@ def calc(
     csv_file: Annotated[Optional[Path], typer.Option("--csv", help="Write one CSV row per product here.")] = None,
 ) -> None:
     """Compute the cradle-to-gate footprint of every product of a park (IPCC 2021 GWP100)."""
-    from footprint.calculation import compute_park
+    from footprint.engine.calculation import compute_park
 
     started = time.perf_counter()
     try:
@@ -118,7 +118,7 @@ def bundle(
     seed: Annotated[int, typer.Option(help="Monte Carlo seed.")] = 0,
 ) -> None:
     """Compute a park and write a calculation bundle a reviewer can recompute from alone."""
-    from footprint import bundle as bundles
+    from footprint.review import bundle as bundles
 
     try:
         with err.status("Computing and bundling"):
@@ -131,7 +131,7 @@ def bundle(
 @app.command()
 def recompute(bundle_file: Annotated[Path, typer.Argument(help="A bundle written by `footprint bundle`.")]) -> None:
     """Re-run a bundle in a fresh data directory; exit 1 if any number differs beyond 1e-9."""
-    from footprint import bundle as bundles
+    from footprint.review import bundle as bundles
 
     try:
         with err.status("Recomputing in a fresh data directory"):
@@ -199,23 +199,25 @@ def certify(
                                 "bundle a reviewer approved (footprint review decide).")] = False,
 ) -> None:
     """Compute a park and issue each product's certificate: PDF/A-3b, signed (PAdES), registered."""
-    from footprint import certification
+    from footprint.certificates import certification
 
     day = _date(issue_date)
     signing_key = None if draft else _signing_key(key, cert)
     try:
         with err.status("Starting") as status:
-            park, body, results = certification.prepare(park_dir, issuer, step=lambda s: status.update(s))
-            if signing_key is not None:
-                reviews = None
-                if not self_declared:
-                    from footprint.registry import Registry
-                    from footprint.review_workflow import approved_results
+            if signing_key is not None and not self_declared:
+                from footprint.registry.records import Registry
+                from footprint.review.decisions import approved_results
 
-                    status.update("Checking the review approvals against the current calculation")
-                    wanted = list(product or [p.product_id for p in results.products])
-                    with Registry.open(data_home.resolve()) as registry:
-                        results, reviews = approved_results(registry, park_dir, park.park.id, wanted)
+                park, body = certification.load(park_dir, issuer)
+                status.update("Computing the park with the approved review's settings")
+                wanted = list(product or [o.product_id for o in park.outputs])
+                with Registry.open(data_home.resolve()) as registry:
+                    results, reviews = approved_results(registry, park_dir, park.park.id, wanted, park)
+            else:
+                park, body, results = certification.prepare(park_dir, issuer, step=lambda s: status.update(s))
+                reviews = None
+            if signing_key is not None:
                 issued = certification.issue(park, body, results, out_dir, signing_key, product or (), lang, day,
                                              tsa_url=tsa, step=lambda s: status.update(s), reviews=reviews)
             else:
@@ -248,7 +250,7 @@ def summary(
     issuer: IssuerFile = None,
 ) -> None:
     """Compute a park and render one table of all its products (templates/summary.html.j2)."""
-    from footprint import certification
+    from footprint.certificates import certification
 
     day = _date(issue_date)
     try:
@@ -308,7 +310,7 @@ def review_report(
     """Write <park>-review.html/.pdf and <park>-bundle.zip: every number traced to its rows."""
     from datetime import date
 
-    from footprint.review_workflow import run_review
+    from footprint.review.decisions import run_review
 
     try:
         with err.status("Starting") as status:
@@ -342,9 +344,9 @@ def review_decide(
     """Record an approval or rejection of the reviewed bundle in the registry's audit log."""
     import json
 
-    from footprint import bundle as bundles
-    from footprint.registry import Registry
-    from footprint.review_workflow import decide
+    from footprint.registry.records import Registry
+    from footprint.review import bundle as bundles
+    from footprint.review.decisions import decide
 
     try:
         park = _load(park_dir)
@@ -383,7 +385,7 @@ app.add_typer(audit_app, name="audit")
 
 def _signing_key(key: Path | None, cert: Path | None):
     """Load (and check) the signing key before anything is computed or rendered; exit 2 if unusable."""
-    from footprint import keys
+    from footprint.certificates import keys
 
     try:
         if key is None:
@@ -404,7 +406,7 @@ def _signing_key(key: Path | None, cert: Path | None):
 @keys_app.command("demo")
 def keys_demo(force: Annotated[bool, typer.Option(help="Replace existing demo keys.")] = False) -> None:
     """Create a demo CA and signing certificate in the data directory (owner-only files)."""
-    from footprint import keys
+    from footprint.certificates import keys
 
     made = keys.ensure_demo(data_home.resolve(), force=force)
     state = "created" if made.created else "already present (use --force to replace)"
@@ -414,7 +416,7 @@ def keys_demo(force: Annotated[bool, typer.Option(help="Replace existing demo ke
 
 
 def _registry(url: str | None = None):
-    from footprint.registry import Registry
+    from footprint.registry.records import Registry
 
     return Registry.open(data_home.resolve(), url)
 
@@ -433,8 +435,8 @@ def verify(
 
     Exit 0 valid, 1 invalid (reason printed), 2 usage error.
     """
-    from footprint import keys, verification
-    from footprint.registry import DB_FILE, URL_ENV
+    from footprint.certificates import keys, verification
+    from footprint.registry.records import DB_FILE, URL_ENV
 
     logging.getLogger("pyhanko").setLevel(logging.CRITICAL)  # its diff-analysis warnings are our checks
     if not pdf_file.is_file():
@@ -481,7 +483,7 @@ def revoke(
     reason: Annotated[str, typer.Option("--reason", help="Why it is withdrawn (recorded and shown by verify).")],
 ) -> None:
     """Withdraw (revoke) a certificate; `footprint verify` then reports it as revoked."""
-    from footprint.registry import RegistryError
+    from footprint.registry.records import RegistryError
 
     try:
         with _registry() as reg:
@@ -500,7 +502,7 @@ def registry_export(
     cert: Annotated[Optional[Path], typer.Option("--cert", help="PEM chain for a PEM --key.")] = None,
 ) -> None:
     """Write a signed JSON list of issued and revoked certificates, for offline `verify --registry`."""
-    from footprint.registry import write_export
+    from footprint.registry.records import write_export
 
     signing_key = _signing_key(key, cert)
     with _registry() as reg:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from footprint.documents import _moment, numbers, renderer
-from footprint.review import ParkReview
+from footprint.documents import moment as document_moment
+from footprint.documents import numbers, renderer
+from footprint.review.report import ParkReview
 
 TEMPLATE = "review.html.j2"
 
@@ -28,7 +29,7 @@ def context(review: ParkReview, bundle_hash: str | None, iterations: int, seed: 
 def render(review: ParkReview, bundle_hash: str | None, iterations: int, seed: int | None,
            day: date) -> tuple[str, bytes]:
     """(HTML, PDF) of the review; the PDF embeds the results JSON it describes."""
-    moment = _moment(day)
+    moment = document_moment(day)
     ctx = context(review, bundle_hash, iterations, seed, moment)
     r = renderer()
     html = r.env.get_template(TEMPLATE).render(**ctx)

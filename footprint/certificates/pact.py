@@ -14,8 +14,8 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import quote
 
-from footprint.certificate import Certificate
-from footprint.models import ProductResult, Results
+from footprint.park.models import ProductResult, Results
+from footprint.registry.certificate import Certificate
 
 SPEC_VERSION = "3.0.3"
 EXTENSION_SCHEMA = "urn:footprint:certificate-data:1"

@@ -17,12 +17,12 @@ import numpy as np
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components
 
-from footprint import units
-from footprint.background import CATEGORY_OF_FACTOR, biosphere_codes, co2e_exchanges
-from footprint.errors import ParkDataError, Problem
-from footprint.flows import ALIASES, BIOSPHERE_PREFIX
-from footprint.loading import transport_tkm
-from footprint.models import Allocation, Facility, Input, Output, ParkData
+from footprint.engine.background import CATEGORY_OF_FACTOR, biosphere_codes, co2e_exchanges
+from footprint.park import units
+from footprint.park.errors import ParkDataError, Problem
+from footprint.park.flows import ALIASES, BIOSPHERE_PREFIX
+from footprint.park.loading import transport_tkm
+from footprint.park.models import Allocation, Facility, Input, Output, ParkData
 
 Key = tuple[str, str]
 

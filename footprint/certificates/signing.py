@@ -28,7 +28,7 @@ from pyhanko.stamp import NoOpStampStyle
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 from pyhanko_certvalidator.util import get_pyca_cryptography_hash
 
-from footprint.keys import SigningKey
+from footprint.certificates.keys import SigningKey
 
 FIELD_NAME = "CertificationBody"
 #: hex characters reserved for the CMS object on top of the certificates, and for a timestamp token
@@ -158,6 +158,6 @@ def verify_detached(data: bytes, signature: bytes, roots: list) -> str:
 def _name(cert) -> str:  # noqa: ANN001 - asn1crypto certificate
     from cryptography import x509
 
-    from footprint.keys import subject_name
+    from footprint.certificates.keys import subject_name
 
     return subject_name(x509.load_der_x509_certificate(cert.dump()))

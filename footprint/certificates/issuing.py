@@ -16,8 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from footprint.registry import NewCertificate, Record, Registry, Reservation
-from footprint.signing import DocumentSigner, SignatureBox
+from footprint.certificates.signing import DocumentSigner, SignatureBox
+from footprint.registry.records import NewCertificate, Record, Registry, Reservation
 
 DEMO_TEXT = "NOT A VALID CERTIFICATION"
 

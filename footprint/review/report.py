@@ -9,11 +9,11 @@ import warnings
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from footprint.background import METHODS, factor_totals
-from footprint.calculation import Solution
-from footprint.checks import Finding, review
-from footprint.inventory import Foreground
-from footprint.models import ProductResult, Results
+from footprint.engine.background import METHODS, factor_totals
+from footprint.engine.calculation import Solution
+from footprint.engine.checks import Finding, review
+from footprint.engine.inventory import Foreground
+from footprint.park.models import ProductResult, Results
 
 TREE_CUTOFF = 0.01  # supply-chain branches below 1 % of the product's total are not expanded
 TREE_MAX_CALC = 200

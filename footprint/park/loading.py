@@ -18,10 +18,10 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from footprint import units
-from footprint.errors import ParkDataError, Problem
-from footprint.flows import ALIASES, BIOSPHERE_PREFIX
-from footprint.models import (
+from footprint.park import units
+from footprint.park.errors import ParkDataError, Problem
+from footprint.park.flows import ALIASES, BIOSPHERE_PREFIX
+from footprint.park.models import (
     Emission,
     Facility,
     Factor,

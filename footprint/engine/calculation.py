@@ -22,12 +22,13 @@ import bw2data as bd
 import numpy as np
 from scipy.sparse.linalg import splu
 
-from footprint import __version__, home, uncertainty
-from footprint.background import METHODS, PARTS, database_versions, ensure_project, method_factors, node_ids
-from footprint.errors import ParkDataError, Problem
+from footprint import __version__
+from footprint.engine import home, uncertainty
+from footprint.engine.background import METHODS, PARTS, database_versions, ensure_project, method_factors, node_ids
+from footprint.engine.inventory import Exchange, Foreground, build_foreground, write_foreground
 from footprint.files import write_atomic
-from footprint.inventory import Exchange, Foreground, build_foreground, write_foreground
-from footprint.models import Contribution, ParkData, ProductResult, Results
+from footprint.park.errors import ParkDataError, Problem
+from footprint.park.models import Contribution, ParkData, ProductResult, Results
 
 Step = Callable[[str], None]
 

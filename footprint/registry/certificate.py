@@ -11,8 +11,8 @@ from datetime import date, timedelta
 
 from pydantic import BaseModel, ConfigDict
 
-from footprint.issuer import Issuer
-from footprint.models import Period, ProductResult, Results
+from footprint.park.models import Period, ProductResult, Results
+from footprint.registry.issuer import Issuer
 
 DRAFT = "draft"
 

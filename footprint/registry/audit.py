@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from footprint.schema import AuditEntry, Certificate
+from footprint.registry.schema import AuditEntry, Certificate
 
 GENESIS = "0" * 64
 

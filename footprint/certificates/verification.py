@@ -26,8 +26,8 @@ from pathlib import Path
 
 from cryptography import x509
 
-from footprint import keys
-from footprint.registry import Record, Registry, RegistryError, parse_number, read_export, record_from_dict
+from footprint.certificates import keys
+from footprint.registry.records import Record, Registry, RegistryError, parse_number, read_export, record_from_dict
 
 _SHA = re.compile(r"(?<![0-9a-fA-F])[0-9a-fA-F]{64}(?![0-9a-fA-F])")
 

@@ -1,0 +1,147 @@
+"""Results → certificate and park summary PDFs: what a certificate prints, as data for its template.
+
+Each certificate carries its data as an embedded PACT v3 ProductFootprint (``product-footprint.json``,
+AFRelationship Data), and its QR code holds the certificate number and that file's SHA-256, so a
+printed copy leads to the machine-readable one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import date
+from typing import Any
+
+from footprint.certificates import pact
+from footprint.documents import LANGS, Rendered, moment, numbers, renderer
+from footprint.park.models import Contribution, ProductResult, Results
+from footprint.registry.certificate import Certificate
+from footprint.registry.issuer import Issuer
+
+DATA_FILE = "product-footprint.json"
+RESULTS_FILE = "footprint-results.json"
+TOP_CONTRIBUTORS = 6
+
+
+def data_file(results: Results, certificate: Certificate, country: str | None = None,
+              region: str | None = None) -> bytes:
+    """The embedded JSON: PACT ProductFootprint with footprint's data as its extension."""
+    product = results.product(certificate.product_id)
+    footprint = pact.product_footprint(results, product, certificate, country, region)
+    return json.dumps(footprint, ensure_ascii=False, indent=2).encode("utf-8")
+
+
+def render_certificate(results: Results, certificate: Certificate, lang: str = "zh-en",
+                       country: str | None = None, region: str | None = None) -> Rendered:
+    """One product's certificate; ``lang`` is ``zh``, ``en`` or ``zh-en`` (bilingual)."""
+    if lang not in LANGS:
+        raise ValueError(f"language {lang!r} is not one of {', '.join(LANGS)}")
+    data = data_file(results, certificate, country, region)
+    digest = hashlib.sha256(data).hexdigest()
+    context = certificate_context(results, certificate, lang, digest)
+    pdf, box = renderer().pdf("certificate.html.j2", context, data, DATA_FILE,
+                              "PACT v3.0.3 ProductFootprint of this certificate, with footprint's calculation data",
+                              moment(certificate.issue_date))
+    return Rendered(pdf=pdf, data=data, sha256=digest, number=certificate.number, signature_box=box)
+
+
+def render_summary(results: Results, issuer: Issuer, issue_date: date, lang: str = "zh-en") -> Rendered:
+    """One park-wide table of every product, with the full results JSON embedded."""
+    if lang not in LANGS:
+        raise ValueError(f"language {lang!r} is not one of {', '.join(LANGS)}")
+    data = results.model_dump_json(indent=2).encode("utf-8")
+    digest = hashlib.sha256(data).hexdigest()
+    rows = [{"p": p, "total": numbers.sig(p.total), "fossil": numbers.part(p.fossil, p.total),
+             "biogenic": numbers.part(p.biogenic, p.total), "luc": numbers.part(p.luc, p.total),
+             "primary": numbers.percent(p.primary_data_share),
+             "dqr": f"{p.dqr:.1f}" if p.dqr is not None else "–"} for p in results.products]
+    context = {"lang": lang, "results": results, "rows": rows, "issuer": issuer, "issue_date": issue_date,
+               "sha256": digest, "created": moment(issue_date).isoformat()}
+    pdf, _ = renderer().pdf("summary.html.j2", context, data, RESULTS_FILE,
+                            "footprint results (footprint-results/1) of the park", moment(issue_date))
+    return Rendered(pdf=pdf, data=data, sha256=digest)
+
+
+def qr_payload(certificate: Certificate, digest: str) -> str:
+    """Certificate number and data SHA-256; as a status-check link when the issuer has one."""
+    url = certificate.issuer.verification_url
+    if url:
+        return f"{url}?no={certificate.number}&sha256={digest}"
+    return f"urn:footprint:certificate:{certificate.number}:sha256:{digest}"
+
+
+def qr_path(payload: str, border: int = 4) -> tuple[str, int]:
+    """SVG path data (numbers only) of the QR code and its size in modules, quiet zone included."""
+    import segno
+
+    qr = segno.make(payload, error="m", micro=False)
+    rows = list(qr.matrix_iter(scale=1, border=border))
+    d = []
+    for y, row in enumerate(rows):
+        x = 0
+        while x < len(row):
+            if row[x]:
+                start = x
+                while x < len(row) and row[x]:
+                    x += 1
+                d.append(f"M{start} {y}h{x - start}v1h-{x - start}z")
+            else:
+                x += 1
+    return "".join(d), len(rows)
+
+
+def _contribution_rows(items: list[Contribution], total: float) -> list[dict[str, Any]]:
+    biggest = max((abs(c.total) for c in items), default=0.0) or 1.0
+    out = []
+    for c in items:
+        out.append({"c": c, "value": numbers.sig(c.total), "share": numbers.percent(c.total / total) if total else "–",
+                    "bar": abs(c.total) / biggest, "negative": c.total < 0,
+                    "zh": numbers.CATEGORY_ZH.get(c.category or c.key, c.category or c.key),
+                    "en": c.category or c.key,
+                    "type_zh": numbers.DATA_TYPE_ZH.get(c.data_type or "", ""),
+                    "amount": numbers.sig(c.amount) if c.amount is not None else ""})
+    return out
+
+
+def certificate_context(results: Results, certificate: Certificate, lang: str, digest: str) -> dict[str, Any]:
+    """Everything the certificate template prints, as data (the template types no facts)."""
+    p: ProductResult = results.product(certificate.product_id)
+    pact_unit, unit_amount, _ = pact.declared_unit(p)
+    categories = _contribution_rows(p.contributions_by_category, p.total)
+    for row in categories:
+        row["zh"] = numbers.CATEGORY_ZH.get(row["c"].key, row["c"].key)
+        row["en"] = row["c"].label
+    top = _contribution_rows(p.contributions_by_input[:TOP_CONTRIBUTORS], p.total)
+    rest = p.contributions_by_input[TOP_CONTRIBUTORS:]
+    path, modules = qr_path(qr_payload(certificate, digest))
+    alloc_zh, alloc_en = numbers.allocation(p.allocation.basis, p.allocation.share)
+    u = p.uncertainty
+    return {
+        "lang": lang,
+        "cert": certificate,
+        "issuer": certificate.issuer,
+        "demo": certificate.issuer.demo,
+        "draft": certificate.status == "draft",
+        "results": results,
+        "p": p,
+        "total": numbers.sig(p.total), "fossil": numbers.part(p.fossil, p.total),
+        "biogenic": numbers.part(p.biogenic, p.total), "luc": numbers.part(p.luc, p.total),
+        "mass": numbers.sig(p.mass_kg) if p.mass_kg is not None else None,
+        "production": numbers.quantity(p.amount),
+        "primary": numbers.percent(p.primary_data_share),
+        "dqr": f"{p.dqr:.1f}" if p.dqr is not None else None,
+        "uncertainty": (numbers.sig(u.p2_5), numbers.sig(u.p97_5), u.iterations) if u else None,
+        "categories": categories,
+        "top": top,
+        "rest_count": len(rest),
+        "rest_value": numbers.sig(sum(c.total for c in rest)) if rest else None,
+        "allocation_zh": alloc_zh, "allocation_en": alloc_en,
+        "exempted": numbers.percent(pact.EXEMPTED_PERCENT / 100),
+        "background": pact.secondary_sources(results, p),
+        "pact_unit": f"{unit_amount} {pact_unit}",
+        "qr_path": path, "qr_modules": modules,
+        "verify_url": certificate.issuer.verification_url,
+        "sha256": digest,
+        "data_file": DATA_FILE,
+        "created": moment(certificate.issue_date).isoformat(),
+    }
