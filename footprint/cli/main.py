@@ -463,6 +463,9 @@ def verify(
         err.print(f"[bold red]Usage error[/]: cannot open the registry: {e}", highlight=False)
         raise typer.Exit(2) from None
     verdict = verification.verify(pdf_file, roots, source)
+    from footprint.exchange.shipment import check_declaration
+
+    check_declaration(pdf_file, verdict, source)
     out.print(f"{pdf_file}" + (f" — certificate {verdict.number}" if verdict.number else ""), highlight=False,
               soft_wrap=True)
     for c in verdict.checks:
@@ -533,6 +536,9 @@ def _write(path: Path, text: str) -> None:
 
     write_atomic(path, text.encode("utf-8"))
     err.print(f"wrote {path}", style="dim")
+
+
+from footprint.cli import exchange as _exchange  # noqa: E402, F401 - registers the exporters' commands
 
 
 def run() -> None:

@@ -30,9 +30,9 @@ from typing import Any
 
 import yaml
 
-from footprint import units
-from footprint.errors import ParkDataError, Problem
-from footprint.models import Facility, Input, Output, ParkData
+from footprint.park import units
+from footprint.park.errors import ParkDataError, Problem
+from footprint.park.models import Facility, Input, Output, ParkData
 
 SETTINGS_FILE = "cbam.yaml"
 SETTINGS_FORMAT = "footprint-cbam/1"
@@ -221,7 +221,8 @@ def read_settings(park: ParkData, defaults: dict[tuple[str, str], DefaultValue] 
     carbon_price = doc.get("carbon_price") or {"instrument": "none"}
     if not isinstance(carbon_price, dict) or "instrument" not in carbon_price:
         problems.append(Problem(SETTINGS_FILE, None, "carbon_price", carbon_price,
-                                "expected a mapping with instrument (none, ETS or tax) and, if any, price and currency"))
+                                "expected a mapping with instrument (none, ETS or tax) and, if any, price and "
+                                "currency"))
     if problems:
         raise ParkDataError(problems)
     return Settings(verifier=doc.get("verifier"), carbon_price=carbon_price, facilities=out,
@@ -231,7 +232,8 @@ def read_settings(park: ParkData, defaults: dict[tuple[str, str], DefaultValue] 
 def _precursor(p: Any, where: str, fid: str, inputs: dict[int, Input],
                defaults: dict[tuple[str, str], DefaultValue], problems: list[Problem]) -> Precursor | None:
     if not isinstance(p, dict):
-        problems.append(Problem(SETTINGS_FILE, None, where, p, "expected a mapping with row, ref, cn_code, country, data"))
+        problems.append(Problem(SETTINGS_FILE, None, where, p,
+                                "expected a mapping with row, ref, cn_code, country, data"))
         return None
     row, ref = p.get("row"), p.get("ref")
     i = inputs.get(row) if isinstance(row, int) else None
@@ -246,7 +248,8 @@ def _precursor(p: Any, where: str, fid: str, inputs: dict[int, Input],
         return None
     cn_code, country, data = str(p.get("cn_code", "")), str(p.get("country", "")), p.get("data")
     if cn_good(cn_code) is None:
-        problems.append(Problem(SETTINGS_FILE, None, f"{where}.cn_code", cn_code, "expected the CN code of a CBAM good"))
+        problems.append(Problem(SETTINGS_FILE, None, f"{where}.cn_code", cn_code,
+                                "expected the CN code of a CBAM good"))
         return None
     if len(country) != 2 or not country.isupper():
         hint = " (quote it: YAML reads a bare NO as false)" if isinstance(p.get("country"), bool) else ""
@@ -308,7 +311,7 @@ def _tonnes(o: Output, amount: float, unit: str) -> float | None:
 
 
 def _open_factor_rows() -> dict[str, dict[str, str]]:
-    from footprint.background import OPEN_FACTORS_CSV
+    from footprint.engine.background import OPEN_FACTORS_CSV
 
     with open(OPEN_FACTORS_CSV, encoding="utf-8-sig", newline="") as f:
         return {r["code"]: r for r in csv.DictReader(f)}
@@ -725,8 +728,8 @@ def workbook(comm: dict, installation: str):
         p = by_id[g["production_process"]]
         sources = "; ".join(sorted({e["source"] for e in p["electricity"]})) or "no electricity consumed"
         put([g["production_process"], g["aggregated_goods_category"], cn_digits(g["cn_code"]), None,
-             f"{g['name']} ({g['product_id']})", g["see_direct"], g["see_indirect"], g["see_total"], "t CO2e/t", g["default_share"],
-             sources, g["embedded_electricity_mwh_per_t"], g["electricity_ef_t_per_mwh"],
+             f"{g['name']} ({g['product_id']})", g["see_direct"], g["see_indirect"], g["see_total"], "t CO2e/t",
+             g["default_share"], sources, g["embedded_electricity_mwh_per_t"], g["electricity_ef_t_per_mwh"],
              *([None] * 12), *_price_cells(p["carbon_price"], g["see_total"])])
     _inst_data(book, comm, inst, procs)
     _processes(book, procs)

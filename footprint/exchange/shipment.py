@@ -24,9 +24,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from footprint import units
-from footprint.errors import Problem
-from footprint.registry import Record, Registry, RegistryError, parse_number
+from footprint.park import units
+from footprint.park.errors import Problem
+from footprint.registry.records import Record, Registry, RegistryError, parse_number
 
 DATA_FILE = "shipment-declaration.json"
 FORMAT = "footprint-shipment/1"
@@ -309,28 +309,41 @@ def declaration_data(lines: list[DeclaredLine], number: str, issue_date: dt.date
     return json.dumps(doc, ensure_ascii=False, indent=2).encode("utf-8")
 
 
-def check_named_certificates(data: bytes, get: callable, now: dt.datetime | None = None) -> tuple[bool, str]:
-    """Every certificate a declaration names: in the registry, still active, with the data it was declared with."""
+def check_declaration(pdf_path: Path, verdict, source, now: dt.datetime | None = None) -> None:  # noqa: ANN001
+    """For a shipment declaration, add the check of every certificate it names to ``verdict``.
+
+    Each must be in the registry (or export) that vouched for the declaration, still active, and carry
+    the data SHA-256 the declaration recorded. A PDF that embeds no declaration is left alone.
+    """
+    from footprint.certificates.verification import embedded_files
+
+    try:
+        data = embedded_files(Path(pdf_path).read_bytes()).get(DATA_FILE)
+    except Exception:  # noqa: BLE001 - an unreadable PDF already failed the signature check
+        return
+    if data is None:
+        return
+    if source is None:
+        verdict.add("certificates", False, "no registry to check the declared certificates against")
+        return
     now = now or dt.datetime.now(dt.UTC)
     try:
-        doc = json.loads(data)
-        lines = doc["lines"]
+        lines = json.loads(data)["lines"]
+        declared = {ln["certificate"]: ln["certificate_data_sha256"] for ln in lines}
     except (ValueError, KeyError, TypeError):
-        return False, f"the embedded {DATA_FILE} cannot be read"
+        verdict.add("certificates", False, f"the embedded {DATA_FILE} cannot be read")
+        return
     bad = []
-    numbers = sorted({ln["certificate"] for ln in lines})
-    for number in numbers:
-        record = get(number)
-        declared = next(ln for ln in lines if ln["certificate"] == number)
+    for number, digest in sorted(declared.items()):
+        record = source.get(number)
         if record is None:
-            bad.append(f"{number} is not in the registry")
-        elif record.data_sha256 != declared["certificate_data_sha256"]:
-            bad.append(f"{number}: its data differs from the data declared")
+            bad.append(f"{number} is not in {source.name}")
+        elif record.data_sha256 != digest:
+            bad.append(f"{number} carries other data than declared")
         elif record.status_at(now) != "active":
-            bad.append(f"{number} is now {record.status_at(now)}")
-    if bad:
-        return False, "; ".join(bad)
-    return True, f"all {len(numbers)} certificate(s) named are active and carry the data declared"
+            bad.append(f"{number} is now {record.status_at(now).upper()}")
+    verdict.add("certificates", not bad, "; ".join(bad) if bad else
+                f"all {len(declared)} certificate(s) declared are active and carry the data declared")
 
 
 # ---- issuing -------------------------------------------------------------------------------
@@ -345,7 +358,7 @@ class _Numbered:
 
 
 def _qr(issuer: object, number: str, digest: str) -> tuple[str, int]:
-    from footprint.documents import qr_path, qr_payload
+    from footprint.certificates.document import qr_path, qr_payload
 
     return qr_path(qr_payload(_Numbered(issuer, number), digest))  # type: ignore[arg-type]
 
@@ -391,8 +404,8 @@ def declare(packing_list: str | Path, issuer, key, out_dir: str | Path, folders:
             registry: Registry, lang: str = "zh-en", issue_date: dt.date | None = None,
             tsa_url: str | None = None):  # noqa: ANN201 - footprint.issuing.Issued
     """Read, check, render, sign and register one shipment declaration, all or nothing."""
-    from footprint import issuing
-    from footprint.signing import DocumentSigner, SignatureBox
+    from footprint.certificates import issuing
+    from footprint.certificates.signing import DocumentSigner, SignatureBox
 
     packing_list = Path(packing_list)
     label, packing = read_packing_list(packing_list)
