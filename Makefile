@@ -35,7 +35,8 @@ debs:
 	else echo "footprint: please run: sudo apt-get install$$missing (documents work without, slower; some tests skip)"; fi
 
 # The certification body's path: validate, compute, review report + bundle, recompute the bundle,
-# a demo reviewer's approval, signed and registered certificates, and a verification.
+# a demo reviewer's approval, signed and registered certificates, and a verification; then the
+# exporter's: a signed shipment declaration of a sample packing list, and the CBAM communication.
 demo: install
 	$(BIN)/footprint validate $(DEMO)
 	$(BIN)/footprint calc $(DEMO) --json $(OUT)/demo-park-results.json --csv $(OUT)/demo-park-results.csv
@@ -45,6 +46,9 @@ demo: install
 	  --comment "Demo approval: rows, factors and checks reviewed" --bundle $(OUT)/demo-park-bundle.zip
 	$(BIN)/footprint certify $(DEMO) --issuer inventories/demo-issuer.yaml --out $(OUT)
 	$(BIN)/footprint verify "$$(ls -t $(OUT)/*_*-[0-9][0-9][0-9][0-9][0-9]-?.pdf | head -1)"
+	$(BIN)/footprint shipment inventories/demo-shipment.csv --issuer inventories/demo-issuer.yaml --out $(OUT)
+	$(BIN)/footprint verify "$$(ls -t $(OUT)/shipment_*.pdf | head -1)"
+	$(BIN)/footprint cbam $(DEMO) --out $(OUT)/demo-park-cbam.xlsx --json $(OUT)/demo-park-cbam.json
 
 test: install
 	$(BIN)/ruff check footprint tests benchmarks
