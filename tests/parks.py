@@ -12,7 +12,8 @@ _ids = itertools.count()
 
 
 def write_park(folder: Path, *, facilities: list[dict], outputs: list[dict], inputs: list[dict] = (),
-               emissions: list[dict] = (), factors: list[dict] = (), park: dict | None = None) -> Path:
+               emissions: list[dict] = (), factors: list[dict] = (), park: dict | None = None,
+               exclusions: list[dict] = (), electricity: list[dict] = ()) -> Path:
     """A park folder with the given rows; returns the folder. Each call gets a fresh park id."""
     folder.mkdir(parents=True, exist_ok=True)
     meta = {"format": "footprint-park/1", "id": f"test-park-{next(_ids)}", "name": "Test park", "country": "CN",
@@ -26,8 +27,9 @@ def write_park(folder: Path, *, facilities: list[dict], outputs: list[dict], inp
     emissions = [{"kind": "process", "source": "test", "unit": "kg", **e} for e in emissions]
     factors = [{"name": "Factor " + f["code"], "biogenic": 0, "luc": 0, "source": "test", **f} for f in factors]
     for name, rows in (("facilities", facilities), ("outputs", outputs), ("inputs", inputs),
-                       ("emissions", emissions), ("factors", factors)):
-        if not rows and name in ("emissions", "factors"):
+                       ("emissions", emissions), ("factors", factors), ("exclusions", exclusions),
+                       ("electricity", electricity)):
+        if not rows and name not in ("facilities", "outputs", "inputs"):
             continue
         columns = list(dict.fromkeys(k for r in rows for k in r)) or _DEFAULT_COLUMNS[name]
         with open(folder / f"{name}.csv", "w", newline="", encoding="utf-8") as fh:

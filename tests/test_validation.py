@@ -247,8 +247,8 @@ CASES = [
               append("outputs", product_id="dross", facility_id="smelter", unit="t", amount=5))),
     Case("mass allocation without mass_kg", ("outputs.csv", 5, "mass_kg", None,
                                              "smelter allocates by mass; a value in column mass_kg is required"),
-         both(put("facilities", 0, allocation="mass"),
-              append("outputs", product_id="dross", facility_id="smelter", unit="t", amount=5))),
+         both(put("facilities", 0, allocation="mass"),  # a piece has no implied mass (a t would: 1000 kg)
+              append("outputs", product_id="dross", facility_id="smelter", unit="piece", amount=5))),
     Case("economic allocation without price", ("outputs.csv", 2, "price", None,
                                                "allocates by economic; a value in column price is required"),
          both(put("facilities", 0, allocation="economic"),
@@ -299,9 +299,10 @@ CASES = [
     # park.yaml
     Case("period end before start", ("park.yaml", None, "period.end", "2024-12-31", "ends before it starts"),
          park={"period": {"start": "2025-01-01", "end": "2024-12-31"}}, xlsx=False),
-    Case("unsupported format", ("park.yaml", None, "format", "footprint-park/2", "expected footprint-park/1"),
-         park={"format": "footprint-park/2"}, xlsx=False),
-    Case("no format", ("park.yaml", None, "format", None, "unsupported format; expected footprint-park/1"),
+    Case("unsupported format", ("park.yaml", None, "format", "footprint-park/3",
+                                "expected footprint-park/1 or footprint-park/2"),
+         park={"format": "footprint-park/3"}, xlsx=False),
+    Case("no format", ("park.yaml", None, "format", None, "unsupported format; expected footprint-park/1 or "),
          post=write_file("park.yaml", (YAML_HEAD + YAML_PERIOD).replace("format: footprint-park/1\n", "").encode()),
          xlsx=False),
     Case("malformed yaml", ("park.yaml", 4, None, None, "is not valid YAML"),  # where YAML notices

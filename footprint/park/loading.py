@@ -12,6 +12,7 @@ import math
 import re
 from collections import defaultdict
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,11 @@ from footprint.park import units
 from footprint.park.errors import ParkDataError, Problem
 from footprint.park.flows import ALIASES, BIOSPHERE_PREFIX
 from footprint.park.models import (
+    FORMATS,
+    INPUT_CATEGORIES,
+    AttributeCertificate,
     Emission,
+    Exclusion,
     Facility,
     Factor,
     Input,
@@ -55,7 +60,27 @@ COLUMNS: dict[str, dict[str, bool]] = {
         "dqr": False, "category": False, "gsd": False,
     },
 }
+# Format 2 (DESIGN §2 "Format version 2"): columns added to the tables above, and two new tables.
+COLUMNS_2: dict[str, dict[str, bool]] = {
+    "facilities": {"allocation_reason": False, "address": False, "unlocode": False, "latitude": False,
+                   "longitude": False, "installation_id": False},
+    "outputs": {"kind": False, "fossil_carbon_kg": False, "biogenic_carbon_kg": False},
+    "inputs": {"category": False, "transport_data_type": False},
+    "emissions": {},
+    "factors": {"boundary": False, "gwp": False, "data_type": False, "pds": False, "ter": False, "ger": False,
+                "tir": False},
+    "exclusions": {"facility_id": True, "item": True, "estimate": True, "basis": True, "source": True},
+    "electricity": {"facility_id": True, "instrument": True, "technology": True, "mwh": True, "status": True,
+                    "vintage_start": True, "vintage_end": True, "certificate_ids": False, "source": True},
+}
+TABLES_2 = ("exclusions", "electricity")
+PARK_KEYS_2 = ("exemption_limit_percent", "electricity_method", "grid_factor", "residual_mix_factor")
+BOUNDARIES = ("cradle-to-gate", "gate-to-gate", "combustion-only", "direct-only")
+GWP_SETS = ("AR6", "AR5", "AR4", "unknown")
+INSTRUMENTS = ("GEC", "I-REC", "PPA", "direct-line")
+UNLOCODE = re.compile(r"^[A-Z]{2} ?[A-Z2-9]{3}$")
 REQUIRED_TABLES = ("facilities", "outputs", "inputs")
+TABLE_NAMES = (*COLUMNS, *TABLES_2)
 
 
 class _Table:
@@ -159,7 +184,7 @@ def _read_xlsx(path: Path, chk: _Checker) -> dict[str, _Table]:
         chk.add(path.name, None, None, None, f"cannot be read as an Excel workbook ({e})")
         return {}
     tables = {}
-    for name in COLUMNS:
+    for name in TABLE_NAMES:
         if name not in book.sheetnames:
             continue
         values = list(book[name].iter_rows(values_only=True))
@@ -209,10 +234,14 @@ def _read_park_yaml(folder: Path, chk: _Checker) -> Park | None:
     if not isinstance(data, dict):
         chk.add("park.yaml", None, None, data, "expected a mapping of keys (format, id, name, country, period, ...)")
         return None
-    if data.get("format") != "footprint-park/1":
-        chk.add("park.yaml", None, "format", data.get("format"), "unsupported format; expected footprint-park/1")
+    if data.get("format") not in FORMATS:
+        chk.add("park.yaml", None, "format", data.get("format"), f"unsupported format; expected {' or '.join(FORMATS)}")
         return None
     unknown = set(data) - set(Park.model_fields)
+    if data["format"] == FORMATS[0]:
+        for key in sorted(set(data) & set(PARK_KEYS_2)):
+            chk.add("park.yaml", None, key, data[key], f"belongs to format {FORMATS[1]}; set format: {FORMATS[1]}")
+            unknown.add(key)
     for key in sorted(unknown):
         chk.add("park.yaml", None, key, data[key], f"unknown key; expected one of {', '.join(Park.model_fields)}")
     try:
@@ -229,7 +258,18 @@ def _read_park_yaml(folder: Path, chk: _Checker) -> Park | None:
     if park.period.end < park.period.start:
         chk.add("park.yaml", None, "period.end", str(park.period.end),
                 f"the period ends before it starts ({park.period.start})")
+    for key in ("grid_factor", "residual_mix_factor"):
+        ref = getattr(park, key)
+        if ref is not None and not _is_factor_ref(ref):
+            chk.add("park.yaml", None, key, ref, "expected factor:<code>, bg:<code> or bg:<database>:<code>")
     return park
+
+
+def _is_factor_ref(ref: str) -> bool:
+    """factor:<code>, bg:<code> or bg:<database>:<code>, every part non-empty."""
+    parts = ref.split(":")
+    return (parts[0] == "factor" and len(parts) == 2 and bool(parts[1])) or (
+        parts[0] == "bg" and len(parts) in (2, 3) and all(parts[1:]))
 
 
 def _read_tables(folder: Path, chk: _Checker) -> dict[str, _Table]:
@@ -240,7 +280,7 @@ def _read_tables(folder: Path, chk: _Checker) -> dict[str, _Table]:
         where = xlsx.name
     else:
         tables = {}
-        for name in COLUMNS:
+        for name in TABLE_NAMES:
             path = folder / f"{name}.csv"
             if path.exists():
                 table = _read_csv(path, name, chk)
@@ -253,10 +293,13 @@ def _read_tables(folder: Path, chk: _Checker) -> dict[str, _Table]:
     return tables
 
 
-def _check_header(t: _Table, allowed_extra: set[str], chk: _Checker) -> None:
-    spec = COLUMNS[t.name]
+def _check_header(t: _Table, allowed_extra: set[str], chk: _Checker, version: int = 2) -> None:
+    """Unknown, missing and repeated columns; format-2 columns in a format-1 park are named as such."""
+    spec = {**COLUMNS.get(t.name, {}), **(COLUMNS_2[t.name] if version >= 2 else {})}
     for col in t.header:
-        if col not in spec and col not in allowed_extra:
+        if col in COLUMNS_2[t.name] and version < 2:
+            chk.add(t.file, 1, col, col, f"column of format {FORMATS[1]}; set format: {FORMATS[1]} in park.yaml")
+        elif col not in spec and col not in allowed_extra:
             chk.add(t.file, 1, col, col, f"unknown column; expected columns: {', '.join(spec)}")
     for col, required in spec.items():
         if required and col not in t.header:
@@ -279,9 +322,21 @@ def _facilities(t: _Table, chk: _Checker) -> list[Facility]:
         if alloc and alloc not in ("mass", "economic") and not re.match(r"^physical:\S+$", alloc):
             chk.add(t.file, n, "allocation", alloc, "expected mass, economic or physical:<column of outputs.csv>")
             alloc = None
+        lat = chk.number(t, n, r, "latitude", required=False)
+        lon = chk.number(t, n, r, "longitude", required=False)
+        if lat is not None and not -90 <= lat <= 90:
+            chk.add(t.file, n, "latitude", r["latitude"], "expected degrees between -90 and 90")
+        if lon is not None and not -180 <= lon <= 180:
+            chk.add(t.file, n, "longitude", r["longitude"], "expected degrees between -180 and 180")
+        unlocode = r.get("unlocode") or None
+        if unlocode and not UNLOCODE.match(unlocode):
+            chk.add(t.file, n, "unlocode", unlocode, "expected a UN/LOCODE: country code and 3 characters, e.g. CN NKG")
         if fid and ent and name:
             out.append(Facility(origin=Row(file=t.file, row=n), facility_id=fid, enterprise=ent,
-                                enterprise_id=r.get("enterprise_id") or None, name=name, allocation=alloc))
+                                enterprise_id=r.get("enterprise_id") or None, name=name, allocation=alloc,
+                                allocation_reason=r.get("allocation_reason") or None,
+                                address=r.get("address") or None, unlocode=unlocode, latitude=lat, longitude=lon,
+                                installation_id=r.get("installation_id") or None))
     return out
 
 
@@ -302,10 +357,19 @@ def _outputs(t: _Table, physical: set[str], chk: _Checker) -> list[Output]:
         if hs and not HS_CODE.match(hs):
             chk.add(t.file, n, "hs_code", hs, "expected a customs code of 6–10 digits, e.g. 760429 or 7604.29")
             hs = None
-        if pid and fid and name and unit and amount is not None:
+        if unit and units.dimension(unit) == "mass":  # the unit says the mass (format 2 rule, any format)
+            implied = units.factor(unit, "kg")
+            if mass is not None and not math.isclose(mass, implied, rel_tol=1e-9):
+                chk.add(t.file, n, "mass_kg", r["mass_kg"], f"one {unit} is {implied:g} kg; leave mass_kg empty or "
+                                                             f"give {implied:g}")
+            mass = implied
+        kind = chk.choice(t, n, r, "kind", ("product", "waste")) if r.get("kind") else "product"
+        carbon = {c: chk.number(t, n, r, c, minimum=0, required=False)
+                  for c in ("fossil_carbon_kg", "biogenic_carbon_kg")}
+        if pid and fid and name and unit and amount is not None and kind:
             out.append(Output(origin=Row(file=t.file, row=n), product_id=pid, facility_id=fid, name=name,
                               name_zh=r.get("name_zh") or None, unit=unit, amount=amount, mass_kg=mass, price=price,
-                              hs_code=hs, physical=phys))
+                              hs_code=hs, physical=phys, kind=kind, **carbon))
     return out
 
 
@@ -330,10 +394,20 @@ def _inputs(t: _Table, chk: _Checker) -> list[Input]:
         if tref and not (tref.startswith("factor:") or tref.startswith("bg:")):
             chk.add(t.file, n, "transport_ref", tref, "expected factor:<code> or bg:<code> of a per-tonne-km activity")
             tref = None
-        if fid and ref and source and amount is not None and unit and dtype:
+        category = r.get("category") or None
+        if category and category not in INPUT_CATEGORIES:
+            chk.add(t.file, n, "category", category, f"expected one of {', '.join(INPUT_CATEGORIES)}")
+            category = None
+        tdtype = "secondary"
+        if r.get("transport_data_type"):
+            tdtype = chk.choice(t, n, r, "transport_data_type", ("primary", "secondary"))
+            if not r.get("transport_ref"):
+                chk.add(t.file, n, "transport_data_type", r["transport_data_type"],
+                        "a transport data type needs a transport leg (transport_ref and distance_km)")
+        if fid and ref and source and amount is not None and unit and dtype and tdtype:
             out.append(Input(origin=Row(file=t.file, row=n), facility_id=fid, ref=ref, amount=amount, unit=unit,
                              data_type=dtype, source=source, transport_ref=tref, distance_km=dist,
-                             gsd=_gsd(t, n, r, chk)))
+                             gsd=_gsd(t, n, r, chk), category=category, transport_data_type=tdtype))
     return out
 
 
@@ -374,11 +448,84 @@ def _factors(t: _Table, chk: _Checker) -> list[Factor]:
         if category and category not in FACTOR_CATEGORIES:
             chk.add(t.file, n, "category", category, f"expected one of {', '.join(FACTOR_CATEGORIES)}")
             category = None
-        if code and name and source and unit and None not in (fossil, biogenic, luc):
+        v2 = _factor_quality(t, n, r, chk)
+        if code and name and source and unit and None not in (fossil, biogenic, luc) and v2 is not None:
             out.append(Factor(origin=Row(file=t.file, row=n), code=code, name=name, unit=unit, fossil=fossil,
                               biogenic=biogenic, luc=luc, source=source, dqr=int(dqr) if dqr else None,
-                              category=category, gsd=_gsd(t, n, r, chk)))
+                              category=category, gsd=_gsd(t, n, r, chk), **v2))
     return out
+
+
+def _factor_quality(t: _Table, n: int, r: dict[str, str], chk: _Checker) -> dict | None:
+    """Format-2 columns of a factor row (boundary, gwp, data_type, pds, ter/ger/tir); None if one is bad.
+
+    Shared by factors.csv and open-factors.csv, so both read these columns the same way."""
+    out: dict[str, Any] = {}
+    ok = True
+    for col, options, default in (("boundary", BOUNDARIES, "cradle-to-gate"), ("gwp", GWP_SETS, "unknown"),
+                                  ("data_type", ("primary", "secondary"), "secondary")):
+        out[col] = chk.choice(t, n, r, col, options) if r.get(col) else default
+        ok = ok and out[col] is not None
+    out["pds"] = chk.number(t, n, r, "pds", minimum=0, required=False)
+    if out["pds"] is not None and out["pds"] > 1:
+        chk.add(t.file, n, "pds", r["pds"], "expected the supplier PCF's primary data share as a fraction 0–1")
+        ok = False
+    elif r.get("pds") and out["data_type"] != "primary":
+        chk.add(t.file, n, "pds", r["pds"],
+                "a primary data share belongs to a supplier-specific PCF (data_type primary)")
+        ok = False
+    ok = ok and (out["pds"] is not None or not r.get("pds"))
+    for col in ("ter", "ger", "tir"):
+        out[col] = None
+        if r.get(col):
+            value = chk.choice(t, n, r, col, ("1", "2", "3", "4", "5"))
+            out[col] = int(value) if value else None
+            ok = ok and value is not None
+    return out if ok else None
+
+
+def _exclusions(t: _Table, chk: _Checker) -> list[Exclusion]:
+    out = []
+    for n, r in t.rows:
+        fields = {c: chk.text(t, n, r, c) for c in ("facility_id", "item", "basis", "source")}
+        estimate = chk.number(t, n, r, "estimate", minimum=0)
+        if None not in fields.values() and estimate is not None:
+            out.append(Exclusion(origin=Row(file=t.file, row=n), estimate=estimate, **fields))
+    return out
+
+
+def _electricity(t: _Table, period_start: date | None, period_end: date | None, chk: _Checker
+                 ) -> list[AttributeCertificate]:
+    out = []
+    for n, r in t.rows:
+        fid, tech = chk.text(t, n, r, "facility_id"), chk.text(t, n, r, "technology")
+        source = chk.text(t, n, r, "source")
+        instrument = chk.choice(t, n, r, "instrument", INSTRUMENTS)
+        status = chk.choice(t, n, r, "status", ("retired", "sold"))
+        mwh = chk.number(t, n, r, "mwh", minimum=0, strict=True)
+        start, end = _date(t, n, r, "vintage_start", chk), _date(t, n, r, "vintage_end", chk)
+        if start and end and end < start:
+            chk.add(t.file, n, "vintage_end", r["vintage_end"], f"the vintage ends before it starts ({start})")
+            end = None
+        elif start and end and period_start and period_end and (end < period_start or start > period_end):
+            chk.add(t.file, n, "vintage_start", r["vintage_start"],
+                    f"the vintage {start} to {end} lies outside the reporting period {period_start} to {period_end}")
+            end = None
+        if fid and tech and source and instrument and status and mwh is not None and start and end:
+            out.append(AttributeCertificate(origin=Row(file=t.file, row=n), facility_id=fid, instrument=instrument,
+                                            technology=tech.lower(), mwh=mwh, status=status, vintage_start=start,
+                                            vintage_end=end, certificate_ids=r.get("certificate_ids") or None,
+                                            source=source))
+    return out
+
+
+def _date(t: _Table, n: int, r: dict[str, str], col: str, chk: _Checker) -> date | None:
+    text = r.get(col, "").removesuffix(" 00:00:00")  # a spreadsheet date cell
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        chk.add(t.file, n, col, text or None, "expected a date YYYY-MM-DD")
+        return None
 
 
 # ---- cross-table rules ----------------------------------------------------------------------
@@ -394,7 +541,7 @@ def _duplicates(items: list, key: Callable[[Any], str], column: str, chk: _Check
             first[k] = item.origin
 
 
-def _check_links(data: dict[str, list], chk: _Checker, broken: dict[str, set[str]]) -> None:
+def _check_links(data: dict[str, list], chk: _Checker, broken: dict[str, set[str]], version: int = 1) -> None:
     """Links between tables. ``broken`` holds the ids of rows that failed their own checks: a
     reference to one of them is not reported again (that row's problem is already listed)."""
     facilities = {f.facility_id: f for f in data["facilities"]}
@@ -402,8 +549,9 @@ def _check_links(data: dict[str, list], chk: _Checker, broken: dict[str, set[str
     factors = {f.code: f for f in data["factors"]}
     outputs_of: dict[str, list[Output]] = defaultdict(list)
     for o in data["outputs"]:
-        outputs_of[o.facility_id].append(o)
-    for table in ("outputs", "inputs", "emissions"):
+        if o.kind == "product":  # a waste output takes no part in allocation
+            outputs_of[o.facility_id].append(o)
+    for table in ("outputs", "inputs", "emissions", "exclusions", "electricity"):
         for item in data[table]:
             if item.facility_id not in facilities and item.facility_id not in broken["facilities"]:
                 chk.add(item.origin.file, item.origin.row, "facility_id", item.facility_id,
@@ -412,9 +560,13 @@ def _check_links(data: dict[str, list], chk: _Checker, broken: dict[str, set[str
         outs = outputs_of.get(f.facility_id, [])
         if not outs and f.facility_id not in broken["outputs_of"]:
             chk.add(f.origin.file, f.origin.row, "facility_id", f.facility_id,
-                    "facility has no output in outputs.csv; its inputs and emissions would belong to no product")
+                    "facility has no output in outputs.csv of kind product; its inputs and emissions would belong "
+                    "to no product")
         elif len(outs) > 1:
             _check_allocation(f, outs, chk)
+            if f.allocation == "economic" and not f.allocation_reason and version >= 2:
+                chk.add(f.origin.file, f.origin.row, "allocation_reason", None,
+                        "economic allocation needs a reason: why no physical relationship serves (ISO 14044 4.3.4.2)")
     for i in data["inputs"]:
         if i.ref not in broken["outputs"] and i.ref.removeprefix("factor:") not in broken["factors"]:
             _check_ref(i, products, factors, chk)
@@ -428,7 +580,8 @@ def _broken_ids(tables: dict[str, _Table], data: dict[str, list]) -> dict[str, s
     return {
         "facilities": raw("facilities", "facility_id") - {f.facility_id for f in data["facilities"]},
         "outputs": raw("outputs", "product_id") - {o.product_id for o in data["outputs"]},
-        "outputs_of": raw("outputs", "facility_id"),
+        "outputs_of": {r.get("facility_id", "") for _, r in tables["outputs"].rows if r.get("kind") != "waste"}
+        if "outputs" in tables else set(),
         "factors": raw("factors", "code") - {f.code for f in data["factors"]},
     }
 
@@ -525,6 +678,28 @@ def _check_balance(data: dict[str, list], chk: _Checker) -> None:
                     f"were produced; uses: {listing}")
 
 
+def _check_generation(data: dict[str, list], chk: _Checker) -> None:
+    """A generator's sold attributes plus its electricity used in the park cannot exceed what it
+    generated (DESIGN §3 v2), or the same green kWh would be claimed twice."""
+    sold: dict[str, list[AttributeCertificate]] = defaultdict(list)
+    for c in data["electricity"]:
+        if c.status == "sold":
+            sold[c.facility_id].append(c)
+    for fid, certs in sold.items():
+        power = [o for o in data["outputs"] if o.facility_id == fid and o.unit in ("kWh", "MWh")]
+        generated = sum(o.amount * units.factor(o.unit, "MWh") for o in power)
+        ids = {o.product_id for o in power}
+        in_park = sum(i.amount * units.factor(i.unit, "MWh") for i in data["inputs"]
+                      if i.ref in ids and units.dimension(i.unit) == "energy")
+        total = sum(c.mwh for c in certs)
+        if total + in_park > generated * (1 + 1e-12):
+            first = certs[0].origin
+            chk.add(first.file, first.row, "mwh", total,
+                    f"facility {fid} sold the attributes of {total:g} MWh and supplied {in_park:g} MWh in the park, "
+                    f"but generated {generated:g} MWh (electricity outputs in kWh or MWh); rows "
+                    f"{', '.join(str(c.origin.row) for c in certs)}")
+
+
 def load_park(folder: str | Path) -> ParkData:
     """Read and validate a park folder; raise ParkDataError with every problem found."""
     folder = Path(folder)
@@ -533,24 +708,33 @@ def load_park(folder: str | Path) -> ParkData:
         raise ParkDataError([Problem(str(folder), None, None, None, "park folder not found")])
     park = _read_park_yaml(folder, chk)
     tables = _read_tables(folder, chk)
-    data: dict[str, list] = {name: [] for name in COLUMNS}
+    version = park.version if park else 2  # an unreadable park.yaml: check columns as permissively as format 2
+    data: dict[str, list] = {name: [] for name in TABLE_NAMES}
     physical = set()
     if "facilities" in tables:
-        _check_header(tables["facilities"], set(), chk)
+        _check_header(tables["facilities"], set(), chk, version)
         data["facilities"] = _facilities(tables["facilities"], chk)
         physical = {f.allocation.removeprefix("physical:") for f in data["facilities"]
                     if f.allocation and f.allocation.startswith("physical:")}
+    period = (park.period.start, park.period.end) if park else (None, None)
     parsers = {"outputs": lambda t: _outputs(t, physical, chk), "inputs": lambda t: _inputs(t, chk),
-               "emissions": lambda t: _emissions(t, chk), "factors": lambda t: _factors(t, chk)}
+               "emissions": lambda t: _emissions(t, chk), "factors": lambda t: _factors(t, chk),
+               "exclusions": lambda t: _exclusions(t, chk), "electricity": lambda t: _electricity(t, *period, chk)}
     for name, parse in parsers.items():
-        if name in tables:
-            _check_header(tables[name], physical if name == "outputs" else set(), chk)
-            data[name] = parse(tables[name])
+        if name not in tables:
+            continue
+        if name in TABLES_2 and version < 2:
+            chk.add(tables[name].file, None, None, None, f"table of format {FORMATS[1]}; set format: {FORMATS[1]} "
+                                                         "in park.yaml")
+            continue
+        _check_header(tables[name], physical if name == "outputs" else set(), chk, version)
+        data[name] = parse(tables[name])
     _duplicates(data["facilities"], lambda f: f.facility_id, "facility_id", chk)
     _duplicates(data["outputs"], lambda o: o.product_id, "product_id", chk)
     _duplicates(data["factors"], lambda f: f.code, "code", chk)
-    _check_links(data, chk, _broken_ids(tables, data))
+    _check_links(data, chk, _broken_ids(tables, data), version)
     _check_balance(data, chk)
+    _check_generation(data, chk)
     if chk.problems or park is None:
         raise ParkDataError(chk.problems)
     return ParkData(folder=str(folder.resolve()), park=park, **data)
