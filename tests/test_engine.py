@@ -91,8 +91,11 @@ def test_allocation(tmp_path, project, allocation, column, values, weights):
     folder = write_park(
         tmp_path,
         facilities=[{"facility_id": "refinery", "allocation": allocation}],
-        outputs=[{"product_id": "main", "facility_id": "refinery", "unit": "kg", "amount": 800, column: values[0]},
-                 {"product_id": "side", "facility_id": "refinery", "unit": "kg", "amount": 400, column: values[1]}],
+        # pieces: a kg output would imply mass_kg 1 (format 2 rule), and mass allocation needs two masses
+        outputs=[{"product_id": "main", "facility_id": "refinery", "unit": "piece", "amount": 800,
+                  column: values[0]},
+                 {"product_id": "side", "facility_id": "refinery", "unit": "piece", "amount": 400,
+                  column: values[1]}],
         inputs=[{"facility_id": "refinery", "ref": "factor:feed", "amount": 1500, "unit": "kg"}],
         emissions=[{"facility_id": "refinery", "flow": "N2O", "amount": 0.2}],
         factors=[{"code": "feed", "unit": "kg", "fossil": 0.8}],

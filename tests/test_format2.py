@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from parks import write_park
 
-from footprint.errors import ParkDataError, Problem
-from footprint.loading import load_park
+from footprint.park.errors import ParkDataError, Problem
+from footprint.park.loading import load_park
 
 V2 = {"format": "footprint-park/2"}
 

@@ -25,7 +25,8 @@ def parks(draw):
         n_out = draw(st.integers(1, 3))
         facilities.append({"facility_id": f"f{f}", "allocation": "mass" if n_out > 1 else ""})
         for o in range(n_out):
-            outputs.append({"product_id": f"p{f}-{o}", "facility_id": f"f{f}", "unit": "kg",
+            # pieces with a mass each (a kg output would imply mass_kg 1)
+            outputs.append({"product_id": f"p{f}-{o}", "facility_id": f"f{f}", "unit": "piece",
                             "amount": draw(st.floats(10, 1e4)), "mass_kg": draw(st.floats(0.1, 5))})
     factors = [{"code": f"x{k}", "unit": "kg", "fossil": draw(st.floats(0, 20)), "luc": draw(st.floats(-1, 1))}
                for k in range(3)]
@@ -44,7 +45,7 @@ def parks(draw):
         users = draw(st.lists(st.sampled_from(facilities), max_size=3))
         for user in users:
             inputs.append({"facility_id": user["facility_id"], "ref": o["product_id"],
-                           "amount": o["amount"] * draw(st.floats(0, 0.2)), "unit": "kg"})
+                           "amount": o["amount"] * draw(st.floats(0, 0.2)), "unit": "piece"})
     return facilities, outputs, inputs, emissions, factors
 
 
