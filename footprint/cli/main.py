@@ -17,6 +17,7 @@ import typer.core
 from rich.console import Console
 from rich.table import Table
 
+from footprint.cli.background import app as background_app
 from footprint.engine import home as data_home
 from footprint.park.errors import ParkDataError
 
@@ -381,6 +382,7 @@ audit_app = typer.Typer(help="The registry's hash-chained audit log.", no_args_i
 app.add_typer(keys_app, name="keys")
 app.add_typer(registry_app, name="registry")
 app.add_typer(audit_app, name="audit")
+app.add_typer(background_app, name="background")
 
 
 def _signing_key(key: Path | None, cert: Path | None):

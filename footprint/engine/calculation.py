@@ -25,6 +25,7 @@ from scipy.sparse.linalg import splu
 from footprint import __version__
 from footprint.engine import home, uncertainty
 from footprint.engine.background import METHODS, PARTS, database_versions, ensure_project, method_factors, node_ids
+from footprint.engine.imported import background_datasets
 from footprint.engine.inventory import Exchange, Foreground, build_foreground, write_foreground
 from footprint.files import write_atomic
 from footprint.park.errors import ParkDataError, Problem
@@ -223,6 +224,7 @@ def calculate(fg: Foreground, iterations: int = 0, seed: int | None = None, sol:
     primary = splu(P.T.tocsc()).solve(direct_primary * P.diagonal())
 
     background = _background_closure(fg, pids)
+    datasets = background_datasets(fg, pids)
     spread = _monte_carlo(fg, sol, pids, by_product, iterations, seed) if iterations else {}
     results = []
     for n, pid in enumerate(pids):
@@ -259,7 +261,7 @@ def calculate(fg: Foreground, iterations: int = 0, seed: int | None = None, sol:
             primary_data_share=share, dqr=_dqr(fg, items), allocation=fg.allocations[pid],
             contributions_by_input=rows, contributions_by_facility=_grouped(by_fac),
             contributions_by_enterprise=_grouped(by_ent), contributions_by_category=_grouped(by_cat),
-            background=sorted(background[pid]), uncertainty=spread.get(pid),
+            background=sorted(background[pid]), uncertainty=spread.get(pid), background_datasets=datasets[pid],
         ))
     return Results(park=park.park.id, park_name=park.park.name, park_name_zh=park.park.name_zh, period=park.park.period,
                    engine=f"footprint {__version__}", databases=database_versions(sol.databases), products=results)

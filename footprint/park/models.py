@@ -216,6 +216,17 @@ class Contribution(BaseModel):
     data_type: str | None = None
 
 
+class BackgroundDataset(BaseModel):
+    """A background activity a product's supply chain draws on, and the publication it comes from."""
+
+    database: str
+    code: str
+    name: str
+    unit: str
+    location: str
+    publication: str
+
+
 class Allocation(BaseModel):
     basis: str
     share: float
@@ -330,6 +341,7 @@ class ProductResult(BaseModel):
     gwp_sets: list[str] = Field(default_factory=list)  # every GWP set that contributes: AR6, AR5, AR4, unknown
     allocations: list[AllocationDisclosure] = Field(default_factory=list)
     boundary_exceptions: list[BoundaryException] = Field(default_factory=list)
+    background_datasets: list[BackgroundDataset] = Field(default_factory=list)
 
 
 class Results(BaseModel):

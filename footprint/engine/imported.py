@@ -1,0 +1,71 @@
+"""Imported background databases: their identity, and the background datasets a park drew on.
+
+``footprint background import`` (exchange/background) records each database's identity in its
+Brightway metadata; calculation bundles copy it and ``recompute`` compares it, so a result can be
+reproduced only on the very same source data. The datasets a product used, with the publication
+they come from, are what the review report and the certificate name.
+"""
+
+from __future__ import annotations
+
+import bw2data as bd
+
+from footprint.engine.inventory import Foreground
+from footprint.park.models import BackgroundDataset
+
+IDENTITY = "footprint_import"
+IDENTITY_FIELDS = ("format", "source_sha256", "options", "footprint")  # what must match to reproduce
+
+
+def record_identity(name: str, identity: dict) -> None:
+    """Store an import's identity (format, source, source_sha256, options, footprint, publication)."""
+    bd.databases[name][IDENTITY] = identity
+    bd.databases[name]["version"] = f"{identity['format']} sha256:{identity['source_sha256'][:12]} " \
+                                    f"({identity['footprint']})"
+    bd.databases.flush()
+
+
+def identity(name: str) -> dict | None:
+    """The recorded identity of an imported database, or None for any other database."""
+    return bd.databases[name].get(IDENTITY) if name in bd.databases else None
+
+
+def differences(recorded: dict, present: dict | None) -> list[str]:
+    """What differs between a recorded identity and the one present (empty when they match)."""
+    if present is None:
+        return ["not imported in this data directory"]
+    return [f"{k}: recorded {recorded.get(k)!r}, here {present.get(k)!r}" for k in IDENTITY_FIELDS
+            if recorded.get(k) != present.get(k)]
+
+
+def background_datasets(fg: Foreground, product_ids: list[str]) -> dict[str, list[BackgroundDataset]]:
+    """Per product, the background activities its supply chain draws on directly (through park
+    suppliers and loops), each with the publication it comes from."""
+    direct: dict[str, set[tuple[str, str]]] = {p: set() for p in product_ids}
+    suppliers: dict[str, set[str]] = {p: set() for p in product_ids}
+    for e in fg.exchanges:
+        if e.supplier:
+            suppliers[e.product_id].add(e.supplier)
+        elif e.kind == "technosphere" and e.target[0] != fg.database:
+            direct[e.product_id].add(e.target)
+    changed = True
+    while changed:
+        changed = False
+        for p in product_ids:
+            merged = direct[p].union(*(direct[s] for s in suppliers[p]))
+            if merged != direct[p]:
+                direct[p], changed = merged, True
+    described = {key: _describe(fg, key) for keys in direct.values() for key in keys}
+    return {p: [described[k] for k in sorted(keys)] for p, keys in direct.items()}
+
+
+def _describe(fg: Foreground, key: tuple[str, str]) -> BackgroundDataset:
+    target = fg.targets[key]
+    ident = identity(key[0])
+    node = bd.get_node(database=key[0], code=key[1])
+    if ident:
+        publication = ident["publication"]
+    else:
+        publication = target.source or node.get("source") or key[0]
+    return BackgroundDataset(database=key[0], code=key[1], name=target.name, unit=target.unit,
+                             location=node.get("geography") or node.get("location") or "", publication=publication)
