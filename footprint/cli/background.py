@@ -16,7 +16,7 @@ err = Console(stderr=True)
 
 
 def _refused(exc: Exception) -> None:
-    err.print(f"Refused: {exc}", highlight=False, markup=False)
+    err.print(f"Refused: {exc}", highlight=False, markup=False, soft_wrap=True)
     raise typer.Exit(2)
 
 

@@ -30,7 +30,8 @@ NS = "{http://www.EcoInvent.org/EcoSpold01}"
 UNITS = {
     "kg": ("kilogram", "mass", 1.0), "g": ("gram", "mass", 1e-3), "mg": ("milligram", "mass", 1e-6),
     "t": ("ton", "mass", 1e3), "MJ": ("megajoule", "energy", 1.0), "kJ": ("kilojoule", "energy", 1e-3),
-    "GJ": ("gigajoule", "energy", 1e3), "kWh": ("kilowatt hour", "energy", 3.6), "MWh": ("megawatt hour", "energy", 3600.0),
+    "GJ": ("gigajoule", "energy", 1e3), "kWh": ("kilowatt hour", "energy", 3.6),
+    "MWh": ("megawatt hour", "energy", 3600.0),
     "l": ("litre", "volume", 1e-3), "m3": ("cubic meter", "volume", 1.0), "t*km": ("ton kilometer", "freight", 1.0),
     "kg*km": ("kilogram kilometer", "freight", 1e-3), "t*mi": ("ton mile", "freight", 1.609344),
     "m2": ("square meter", "area", 1.0), "m2*a": ("square meter-year", "area time", 1.0),

@@ -84,7 +84,8 @@ class LinkReport:
 
     def to_text(self) -> str:
         out = [f"Link report: {self.database} ({self.format}) from {self.source}",
-               f"  source SHA-256 {self.source_sha256}; {self.footprint}; options {json.dumps(self.options, sort_keys=True)}",
+               f"  source SHA-256 {self.source_sha256}; {self.footprint}; "
+               f"options {json.dumps(self.options, sort_keys=True)}",
                f"Datasets: {self.datasets_read} read, {self.datasets_written} activities written"]
         total = self.technosphere_linked + self.technosphere_unlinked
         out.append(f"Technosphere exchanges: {total}; linked {self.technosphere_linked} "

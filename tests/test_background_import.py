@@ -1,0 +1,182 @@
+"""Background imports: EcoSpold 1 (a fixture made here, and the shipped USLCI release), the link
+report, search, remove, and the refusals. Expected footprints are worked out by hand below."""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from pathlib import Path
+from xml.sax.saxutils import quoteattr
+
+import pytest
+from conftest import SHARED
+from typer.testing import CliRunner
+
+from footprint.cli.main import app
+
+USLCI = SHARED / "uslci" / "uslci_fy21_q3_01_ecospold1.zip"
+CO2, CH4_FOSSIL, HFC245FA_AR6 = 1.0, 29.8, 962.0
+
+
+def ecospold1(datasets: list[dict]) -> str:
+    """An EcoSpold 1 file in the layout openLCA exports (as USLCI ships it)."""
+    parts = ['<?xml version="1.0" encoding="UTF-8"?>\n<ecoSpold xmlns="http://www.EcoInvent.org/EcoSpold01">']
+    for d in datasets:
+        ref = d["flows"][0]
+        parts.append(f'<dataset number="{d["number"]}"><metaInformation><processInformation>'
+                     f'<referenceFunction name={quoteattr(ref["name"])} unit="{ref["unit"]}" amount="{ref["amount"]}" '
+                     f'category="31-33: Manufacturing" subCategory="x"/>'
+                     f'<geography location="{d.get("location", "RNA")}" text={quoteattr(d.get("geography", ""))}/>'
+                     f'<timePeriod><endDate>{d.get("end", "2010-12-31")}</endDate></timePeriod>'
+                     f'</processInformation></metaInformation><flowData>')
+        for f in d["flows"]:
+            group = f'<outputGroup>{f["group"][3:]}</outputGroup>' if f["group"].startswith("out") else \
+                f'<inputGroup>{f["group"][2:]}</inputGroup>'
+            parts.append(f'<exchange number="{f["number"]}" name={quoteattr(f["name"])} unit="{f["unit"]}" '
+                         f'meanValue="{f["amount"]}" category="{f.get("category", "x")}" '
+                         f'subCategory="{f.get("sub", "y")}" location="{f.get("location", "RNA")}">{group}</exchange>')
+        parts.append("</flowData></dataset>")
+    parts.append("</ecoSpold>")
+    return "\n".join(parts)
+
+
+GRID = {"number": "1", "geography": "Northwest", "flows": [
+    {"number": "100", "name": "Electricity, at grid", "unit": "kWh", "amount": 1, "group": "out0"},
+    {"number": "900", "name": "Carbon dioxide", "unit": "kg", "amount": 0.5, "group": "out4", "category": "emission",
+     "sub": "air"},
+    {"number": "901", "name": "Methane", "unit": "kg", "amount": 0.001, "group": "out4", "category": "troposphere",
+     "sub": "rural"},
+    {"number": "902", "name": "HFC-245fa", "unit": "kg", "amount": 1e-6, "group": "out4", "category": "emission",
+     "sub": "air"},
+    {"number": "800", "name": "Coal, at mine", "unit": "kg", "amount": 0.4, "group": "in5",
+     "category": "Technosphere Flows", "sub": "CUTOFF Flows"},
+]}
+GRID_US = {"number": "4", "location": "US", "geography": "United States", "end": "2014-12-31", "flows": [
+    {"number": "100", "name": "Electricity, at grid", "unit": "kWh", "amount": 1, "group": "out0"},
+    {"number": "900", "name": "Carbon dioxide", "unit": "kg", "amount": 0.4, "group": "out4", "category": "emission",
+     "sub": "air"},
+]}
+STEEL = {"number": "2", "flows": [
+    {"number": "200", "name": "Steel, at plant", "unit": "kg", "amount": 1, "group": "out0"},
+    {"number": "300", "name": "Slag, at plant", "unit": "kg", "amount": 0.2, "group": "out2"},
+    {"number": "301", "name": "Dust, at plant", "unit": "kg", "amount": 0.05, "group": "out2"},
+    {"number": "100", "name": "Electricity, at grid", "unit": "MJ", "amount": 3.6, "group": "in5"},
+    {"number": "999", "name": "Unobtainium, at mine", "unit": "kg", "amount": 0.1, "group": "in5"},
+    {"number": "900", "name": "Carbon dioxide", "unit": "kg", "amount": 1.0, "group": "out4", "category": "emission",
+     "sub": "air"},
+]}
+CEMENT = {"number": "3", "flows": [
+    {"number": "400", "name": "Cement, at plant", "unit": "kg", "amount": 2, "group": "out0"},
+    {"number": "300", "name": "Slag, at plant", "unit": "kg", "amount": 1.0, "group": "in5"},
+    {"number": "900", "name": "Carbon dioxide", "unit": "kg", "amount": 1.6, "group": "out4", "category": "emission",
+     "sub": "air"},
+]}
+
+
+@pytest.fixture(scope="module")
+def fixture_db(project, tmp_path_factory):
+    """The four datasets above, zipped as a user would get them, imported as `es1-test`."""
+    from footprint.exchange.background import import_database
+
+    source = tmp_path_factory.mktemp("es1") / "mini.zip"
+    with zipfile.ZipFile(source, "w") as z:
+        z.writestr("EcoSpold01/mini.xml", ecospold1([GRID, STEEL, CEMENT, GRID_US]))
+    return import_database(source, "ecospold1", "es1-test")
+
+
+def footprint_of(db: str, code: str) -> float:
+    import bw2calc as bc
+    import bw2data as bd
+
+    from footprint.engine.background import METHODS
+
+    lca = bc.LCA({bd.get_node(database=db, code=code): 1}, method=METHODS["total"])
+    lca.lci()
+    lca.lcia()
+    return float(lca.score)
+
+
+def test_ecospold1_one_activity_per_dataset_linked_by_flow_number(fixture_db):
+    import bw2data as bd
+
+    report = fixture_db
+    assert {a["code"] for a in bd.Database("es1-test")} == {"1", "2", "3", "4", "2-300"}
+    grid = 0.5 * CO2 + 0.001 * CH4_FOSSIL  # the steel plant's RNA exchange picks the RNA grid (same location)
+    steel_burden = 1.0 * CO2 + 3.6 / 3.6 * grid  # 3.6 MJ = 1 kWh; unobtainium has no provider, coal is cut off
+    per_kg = steel_burden / (1 + 0.2)  # mass allocation between steel and the slag cement uses; dust is cut off
+    assert footprint_of("es1-test", "1") == pytest.approx(grid, rel=1e-6)
+    assert footprint_of("es1-test", "4") == pytest.approx(0.4, rel=1e-6)
+    assert footprint_of("es1-test", "2") == pytest.approx(per_kg, rel=1e-6)
+    assert footprint_of("es1-test", "2-300") == pytest.approx(per_kg, rel=1e-6)
+    assert footprint_of("es1-test", "3") == pytest.approx((1.6 + 1.0 * per_kg) / 2, rel=1e-6)
+
+    assert report.datasets_read == 4 and report.datasets_written == 5
+    assert (report.technosphere_linked, report.technosphere_converted, report.technosphere_unlinked) == (2, 1, 2)
+    assert dict(report.conversions) == {"MJ -> kWh": 1}
+    assert report.unlinked["cut-off flow (the database marks it CUTOFF)"] == {"Coal, at mine [kg]": 1}
+    assert report.unlinked["no provider in this database"] == {"Unobtainium, at mine [kg]": 1}
+    assert report.ambiguous[0]["candidates"] == 2 and report.ambiguous[0]["chosen"].startswith("1 ")
+    assert report.ghg_mapped["Carbon dioxide, fossil"] == {"Carbon dioxide": 4}
+    assert report.ghg_mapped["Methane, fossil"] == {"Methane": 1}
+    assert report.ghg_dropped["HFC-245fa"]["exchanges"] == 1
+    [multi] = report.multi_output
+    assert multi.dataset == "2" and [s for _, _, s in multi.products] == pytest.approx([1 / 1.2, 0.2 / 1.2])
+    assert multi.cut_off == [("Dust, at plant", 0.05, "kg")]
+    text = report.to_text()
+    assert "HFC-245fa: 1 exchanges" in text and "unlinked, no provider in this database: 1 exchanges" in text
+
+
+def test_identity_search_and_remove(fixture_db, tmp_path):
+    from footprint.exchange.background import ImportRefused, databases, import_database, remove, search
+
+    [row] = [d for d in databases() if d["name"] == "es1-test"]
+    assert row["format"] == "ecospold1" and row["activities"] == 5 and len(row["source_sha256"]) == 64
+    hits = search("es1-test", "electricity GRID")
+    assert [(h["ref"], h["unit"], h["location"]) for h in hits] == [("bg:es1-test:1", "kilowatt hour", "RNA"),
+                                                                      ("bg:es1-test:4", "kilowatt hour", "US")]
+    with pytest.raises(ImportRefused, match="exists; remove it first"):
+        import_database(tmp_path, "ecospold1", "es1-test")
+    with pytest.raises(ImportRefused, match="database name"):
+        import_database(tmp_path, "ecospold1", "Bad Name")
+    with pytest.raises(ImportRefused, match="unknown format"):
+        import_database(tmp_path, "ecospold9", "x")
+    with pytest.raises(ImportRefused, match="no ecospold1 datasets"):
+        import_database(tmp_path, "ecospold1", "empty")
+    source = tmp_path / "again.xml"
+    source.write_text(ecospold1([GRID]))
+    import_database(source, "ecospold1", "es1-drop")
+    remove("es1-drop")
+    assert "es1-drop" not in {d["name"] for d in databases()}
+    with pytest.raises(ImportRefused, match="no imported background database"):
+        remove("es1-drop")
+
+
+def test_cli_refusals_exit_2(project, tmp_path):
+    runner = CliRunner()
+    missing = runner.invoke(app, ["background", "import", str(tmp_path / "none.zip"), "--format", "ecospold1",
+                                  "--name", "x"])
+    assert missing.exit_code == 2 and "no such file or folder" in missing.output
+    assert runner.invoke(app, ["background", "remove", "nothing-here"]).exit_code == 2
+    assert runner.invoke(app, ["background", "search", "nothing-here", "steel"]).exit_code == 2
+
+
+@pytest.mark.skipif(not USLCI.exists(), reason="the shipped USLCI release is not in ../shared/data")
+def test_uslci_imports_every_dataset_with_plausible_footprints(project):
+    from footprint.exchange.background import import_database, report_paths
+
+    report = import_database(USLCI, "ecospold1", "uslci-test")
+    with zipfile.ZipFile(USLCI) as z:
+        xml = b"".join(z.read(n) for n in z.namelist() if n.endswith(".xml") and "categories" not in n)
+    numbers = set(re.findall(rb'<dataset number="(\d+)"', xml))
+    import bw2data as bd
+
+    codes = {a["code"] for a in bd.Database("uslci-test")}
+    assert len(numbers) == 639 == report.datasets_read and {n.decode() for n in numbers} <= codes
+    # Published orders of magnitude (README "Background data"): US grid ~0.67 kg CO2e/kWh, natural gas
+    # burned in a boiler ~2.4 kg/m3 (1.9 combustion + upstream), hot-rolled steel ~2.3 kg/kg.
+    refs = {r.code: r.kg_co2e for r in report.references}
+    assert 0.60 < refs["93176"] < 0.75 and 2.2 < refs["95054"] < 2.6 and 2.0 < refs["70631"] < 2.6
+    assert refs["93176"] == pytest.approx(footprint_of("uslci-test", "93176"), rel=1e-9)
+    assert all(Path(p).exists() for p in report_paths("uslci-test"))
+    assert report.technosphere_linked + report.technosphere_unlinked == xml.count(b"<inputGroup>5<") + \
+        xml.count(b"<outputGroup>3<")
