@@ -119,6 +119,9 @@ def test_ecospold1_one_activity_per_dataset_linked_by_flow_number(fixture_db):
     assert report.ghg_mapped["Carbon dioxide, fossil"] == {"Carbon dioxide": 4}
     assert report.ghg_mapped["Methane, fossil"] == {"Methane": 1}
     assert report.ghg_dropped["HFC-245fa"]["exchanges"] == 1
+    dropped = 1e-6 * HFC245FA_AR6  # per kWh of the RNA grid, the dataset the gas weighs most in
+    assert report.dropped_overall["dataset"] == "1"
+    assert report.dropped_overall["largest_share"] == pytest.approx(dropped / (grid + dropped), rel=1e-6)
     [multi] = report.multi_output
     assert multi.dataset == "2" and [s for _, _, s in multi.products] == pytest.approx([1 / 1.2, 0.2 / 1.2])
     assert multi.cut_off == [("Dust, at plant", 0.05, "kg")]

@@ -36,9 +36,9 @@ def import_(
             report = import_database(path, fmt, name, publication, step=lambda s: status.update(s))
     except ImportRefused as e:
         _refused(e)
-    out.print(report.to_text(), highlight=False, markup=False, end="")
+    out.print(report.to_text(), highlight=False, markup=False, end="", soft_wrap=True)
     text, data = report_paths(name)
-    out.print(f"Saved the link report to {text} and {data}", highlight=False, markup=False)
+    out.print(f"Saved the link report to {text} and {data}", highlight=False, markup=False, soft_wrap=True)
 
 
 @app.command("list")

@@ -75,7 +75,8 @@ def import_database(path: str | Path, fmt: str, name: str, publication: str | No
         "format": fmt, "source": path.name, "source_sha256": report.source_sha256, "options": options,
         "footprint": report.footprint, "publication": label,
     })
-    report.references = _references(name, parsed)
+    step("Computing reference results")
+    _references(name, parsed, report)
     report.seconds = time.perf_counter() - started
     save_report(report)
     return report
@@ -126,34 +127,45 @@ def _write(name: str, datasets: list[dict], identity: dict) -> None:
         raise
 
 
-def _references(name: str, parsed: Parsed) -> list[ReferenceResult]:
-    """Footprints of the reference datasets present, and what the dropped gases would add to each."""
+def _references(name: str, parsed: Parsed, report: LinkReport) -> None:
+    """Footprints of the reference datasets present and, for every dataset, what the dropped gases
+    would add: one factorisation gives all of them (Aᵀh = Bᵀc, Aᵀg = d, d the dropped kg CO2e per run)."""
     import warnings
 
-    import bw2calc as bc
     import bw2data as bd
     import numpy as np
+    from scipy.sparse.linalg import splu
 
     from footprint.engine.background import METHODS, node_ids
 
-    codes = {i: code for code, i in node_ids(name).items()}
-    out = []
-    for code in parsed.references:
-        try:
-            node = bd.get_node(database=name, code=code)
-        except bd.errors.UnknownObject:
-            continue
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            lca = bc.LCA({node: 1}, method=METHODS["total"])
-            lca.lci()
-            lca.lcia()
-        supply = np.asarray(lca.supply_array)
-        dropped = sum(float(supply[i]) * parsed.dropped.get(codes[n], 0.0) for n, i in lca.dicts.activity.items())
-        noise = 1e-9 * abs(float(lca.score))  # solver noise on a gas the chain does not emit is not a share
-        out.append(ReferenceResult(code, f"{node['name']} ({(node.get('geography') or node['location'])[:60]})",
-                                   node["unit"], float(lca.score), dropped if abs(dropped) > noise else 0.0))
-    return out
+    with warnings.catch_warnings():  # bw2calc advertises pypardiso on import
+        warnings.simplefilter("ignore")
+        import bw2calc as bc
+
+        ids = node_ids(name)
+        lca = bc.LCA({bd.get_node(id=next(iter(ids.values()))): 1}, method=METHODS["total"])
+        lca.lci()
+        lca.lcia()
+    lu = splu(lca.technosphere_matrix.T.tocsc())
+    h = lu.solve(lca.biosphere_matrix.T @ lca.characterization_matrix.diagonal())
+    column = {code: lca.dicts.activity[i] for code, i in ids.items()}
+    d = np.zeros(len(h))
+    for code, kg in parsed.dropped.items():
+        d[column[code]] = kg
+    g = lu.solve(d) if d.any() else d
+    g[np.abs(g) <= 1e-9 * np.abs(h)] = 0.0  # solver noise on a gas the chain does not emit is not a share
+    nodes = {r["code"]: r for r in (bd.get_node(database=name, code=c) for c in parsed.references if c in ids)}
+    for code, node in nodes.items():
+        where = (node.get("geography") or node["location"])[:60]
+        report.references.append(ReferenceResult(code, f"{node['name']} ({where})", node["unit"],
+                                                 float(h[column[code]]), float(g[column[code]])))
+    whole = h + g
+    share = np.divide(g, whole, out=np.zeros_like(g), where=whole > 0)
+    if share.any():
+        worst = max(column, key=lambda c: share[column[c]])
+        report.dropped_overall = {"largest_share": float(share[column[worst]]), "dataset": worst,
+                                  "name": bd.get_node(database=name, code=worst)["name"],
+                                  "datasets_above_0.1%": int((share > 0.001).sum()), "datasets": len(h)}
 
 
 def report_paths(name: str) -> tuple[Path, Path]:

@@ -64,6 +64,7 @@ class LinkReport:
     ghg_dropped: dict[str, dict] = field(default_factory=dict)  # source name → {exchanges, reason, factor}
     multi_output: list[MultiOutput] = field(default_factory=list)
     references: list[ReferenceResult] = field(default_factory=list)
+    dropped_overall: dict = field(default_factory=dict)  # the dropped gases' largest share over all datasets
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -124,6 +125,10 @@ class LinkReport:
             for r in self.references:
                 out.append(f"  {r.code} {r.name}: {r.kg_co2e:.4g} kg CO2e/{r.unit}; dropped gases "
                            f"{r.dropped_kg_co2e:.3g} kg CO2e ({r.dropped_share:.3%})")
+        if self.dropped_overall:
+            d = self.dropped_overall
+            out.append(f"  over all {d['datasets']} activities: largest share {d['largest_share']:.3%} "
+                       f"({d['dataset']} {d['name']}); {d['datasets_above_0.1%']} above 0.1 %")
         out += [f"Note: {n}" for n in self.notes]
         out.append(f"Imported in {self.seconds:.1f} s")
         return "\n".join(out) + "\n"
