@@ -69,6 +69,7 @@ def import_database(path: str | Path, fmt: str, name: str, publication: str | No
         raise ImportRefused(str(e)) from e
     if not parsed.datasets:
         raise ImportRefused(f"{path}: no {fmt} datasets found")
+    report.datasets_written = len(parsed.datasets)
     step(f"Writing {len(parsed.datasets)} activities")
     label = publication or parsed.publication
     _write(name, parsed.datasets, {

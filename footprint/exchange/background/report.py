@@ -116,7 +116,8 @@ class LinkReport:
         if self.multi_output:
             out.append(f"Multi-output datasets made single-output: {len(self.multi_output)}")
             for m in self.multi_output:
-                shares = "; ".join(f"{name} [{code}] {share:.1%}" for code, name, share in m.products)
+                shares = "; ".join(f"{name}{f' [{code}]' if code else ''} {share:.1%}"
+                                   for code, name, share in m.products)
                 out.append(f"  {m.dataset} {m.name}: {m.rule}: {shares}")
                 if m.cut_off:
                     out.append("    cut off (no burden): " + "; ".join(f"{n} {a:g} {u}" for n, a, u in m.cut_off))
