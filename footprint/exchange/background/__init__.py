@@ -111,6 +111,20 @@ def _parse(path: Path, fmt: str, name: str, report: LinkReport) -> Parsed:
     return simapro.convert(path, name, Biosphere.load(), report)
 
 
+def core_migrations() -> None:
+    """bw2io's core migrations (unit names, SimaPro and pre-3.5 ecoinvent names), written offline from
+    the files bw2io bundles; once per data directory."""
+    import contextlib
+    import io
+
+    import bw2io
+    from bw2io.migrations import migrations
+
+    if "simapro-water" not in migrations or "fix-ecoinvent-flows-pre-35" not in migrations:
+        with contextlib.redirect_stdout(io.StringIO()):
+            bw2io.create_core_migrations()
+
+
 def _write(name: str, datasets: list[dict], identity: dict) -> None:
     """Write the database and its identity, or nothing: a failed write removes the half-written database."""
     import bw2data as bd

@@ -24,8 +24,9 @@ def convert(path: Path, db: str, report: LinkReport):
     """Import ``.spold`` files (a folder or a zip of them) with bw2io; refuse unmatched elementary flows."""
     import bw2io
 
-    from footprint.exchange.background import ImportRefused, Parsed
+    from footprint.exchange.background import ImportRefused, Parsed, core_migrations
 
+    core_migrations()
     with tempfile.TemporaryDirectory(prefix="footprint-ecospold2-") as tmp:
         names = set()
         for name, data in read_members(path, (".spold",)):

@@ -26,9 +26,8 @@ SEPARATORS = {"semicolon": ";", "comma": ",", "tab": "\t"}
 def convert(path: Path, db: str, bio: Biosphere, report: LinkReport):
     """Import one SimaPro CSV export (the file, or a zip holding it)."""
     import bw2io
-    from bw2io.migrations import migrations
 
-    from footprint.exchange.background import ImportRefused, Parsed
+    from footprint.exchange.background import ImportRefused, Parsed, core_migrations
 
     members = list(read_members(path, (".csv", ".txt")))
     if len(members) != 1:
@@ -39,9 +38,8 @@ def convert(path: Path, db: str, bio: Biosphere, report: LinkReport):
         raise ImportRefused(f"{path}: not a SimaPro CSV export (no {{SimaPro …}} header on the first line)")
     found = re.search(r"\{CSV separator: (\w+)\}", header)
     separator = SEPARATORS.get(found[1].lower(), ";") if found else ";"
+    core_migrations()
     with contextlib.redirect_stdout(io.StringIO()):  # bw2io prints each strategy
-        if "simapro-water" not in migrations or "default-units" not in migrations:
-            bw2io.create_core_migrations()
         try:
             with tempfile.TemporaryDirectory(prefix="footprint-simapro-") as tmp:
                 source = Path(tmp) / "export.csv"
