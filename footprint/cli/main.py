@@ -307,14 +307,26 @@ def review_report(
     iterations: Annotated[int, typer.Option(help="Monte Carlo iterations.")] = 1000,
     seed: Annotated[int, typer.Option(help="Monte Carlo seed: the same seed gives the same numbers.")] = 0,
     report_date: IssueDate = None,
+    scheduler: Annotated[Optional[str], typer.Option(
+        help="Run the Monte Carlo chunks on the Dask scheduler at this address (tcp://HOST:8786); "
+             "the same seed gives the same numbers.")] = None,
+    workers: Annotated[int, typer.Option(
+        help="Run the Monte Carlo chunks on a local cluster of this many processes (0: in this process).")] = 0,
 ) -> None:
     """Write <park>-review.html/.pdf and <park>-bundle.zip: every number traced to its rows."""
+    import contextlib
     from datetime import date
 
     from footprint.review.decisions import run_review
 
     try:
-        with err.status("Starting") as status:
+        with err.status("Starting") as status, contextlib.ExitStack() as stack:
+            if scheduler or workers:
+                from footprint.batch.cluster import connect, monte_carlo_on
+                from footprint.engine.uncertainty import running
+
+                status.update("Starting the Dask cluster")
+                stack.enter_context(running(monte_carlo_on(stack.enter_context(connect(scheduler, workers)))))
             done = run_review(park_dir, out_dir, product or [], iterations, seed, _date(report_date) or date.today(),
                               step=lambda s: status.update(s))
     except Exception as e:  # noqa: BLE001 - shown cleanly, traceback with --debug
@@ -540,7 +552,10 @@ def _write(path: Path, text: str) -> None:
     err.print(f"wrote {path}", style="dim")
 
 
+from footprint.cli import batch as _batch  # noqa: E402 - the batch commands' own module, added after the others
 from footprint.cli import exchange as _exchange  # noqa: E402, F401 - registers the exporters' commands
+
+app.add_typer(_batch.app, name="batch")
 
 
 def run() -> None:

@@ -38,4 +38,5 @@ def activate(home: str | Path | None = None) -> Path:
         os.environ.setdefault("BRIGHTWAY_NO_STRUCTLOG", "1")
         logging.getLogger("brightway-stdout-feedback").disabled = True
         Path(bw_dir).mkdir(exist_ok=True)
+    os.environ["FOOTPRINT_HOME"] = str(path)  # later resolve() calls (cache, registry, keys) and children mean it
     return path

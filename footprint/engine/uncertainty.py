@@ -5,6 +5,11 @@ transport leg it feeds), each factor or background activity a multiplier (shared
 every iteration re-solves the park block ``(I − U)ᵀ h = d``. The background's own footprints
 are fixed per iteration, so 1,000 iterations cost 1,000 small sparse solves, not 1,000 LCAs.
 
+The iterations are drawn in chunks of :data:`CHUNK`, chunk ``k`` from the ``k``-th child of
+``SeedSequence(seed)``, whether the chunks run here one after another or on a Dask cluster
+(:func:`running`): the chunking never depends on where they run, so a seed gives the same
+numbers on one process or on many workers.
+
 Geometric standard deviations follow the ecoinvent pedigree approach (Frischknecht et al. 2007,
 ecoinvent report No. 1, §7.4, eq. 7.1 with Tables 7.1–7.2; same factors in Weidema et al. 2013,
 ecoinvent data quality guideline v3): ``σ = ½·√(Σ ln(Uᵢ)²)`` over the basic uncertainty factor
@@ -15,8 +20,11 @@ scores is footprint's rule, stated in README ("Uncertainty"). A row or factor wi
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.sparse import csc_matrix
@@ -53,6 +61,85 @@ def sigma_from_gsd(gsd: float) -> float:
     return math.log(gsd)
 
 
+CHUNK = 250  # iterations per seeded chunk: fixed, so the draws never depend on the number of workers
+
+
+@dataclass(frozen=True)
+class Model:
+    """The park's linear system and its multipliers' σ, as plain arrays (cheap to ship to workers).
+
+    ``u_*``: park products supplied (supplier, consumer, per-unit amount, row index); ``d_*``:
+    everything else (product, kg CO2e per unit, row index, factor index or -1).
+    """
+
+    n: int
+    u_sup: np.ndarray
+    u_con: np.ndarray
+    u_amt: np.ndarray
+    u_row: np.ndarray
+    d_prod: np.ndarray
+    d_val: np.ndarray
+    d_row: np.ndarray
+    d_fac: np.ndarray
+    row_sigma: np.ndarray
+    factor_sigma: np.ndarray
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """``size`` iterations drawn from ``seed`` (one child of the run's SeedSequence)."""
+
+    seed: np.random.SeedSequence
+    size: int
+
+
+Runner = Callable[[Model, list[Chunk]], list[np.ndarray]]
+
+
+def run_here(model: Model, chunks: list[Chunk]) -> list[np.ndarray]:
+    """Every chunk in this process, in order."""
+    return [sample(model, c) for c in chunks]
+
+
+_runner: contextvars.ContextVar[Runner] = contextvars.ContextVar("monte_carlo_runner", default=run_here)
+
+
+@contextlib.contextmanager
+def running(runner: Runner) -> Iterator[None]:
+    """Run the Monte Carlo chunks of every simulation inside this block with ``runner``
+    (e.g. on a Dask cluster); where the chunks run is the caller's choice, the numbers are not."""
+    token = _runner.set(runner)
+    try:
+        yield
+    finally:
+        _runner.reset(token)
+
+
+def chunks(iterations: int, seed: int | None) -> list[Chunk]:
+    """The seeded chunks of a run: ``CHUNK`` iterations each, the last one shorter."""
+    sizes = [min(CHUNK, iterations - start) for start in range(0, iterations, CHUNK)]
+    return [Chunk(s, size) for s, size in zip(np.random.SeedSequence(seed).spawn(len(sizes)), sizes)]
+
+
+def sample(model: Model, chunk: Chunk) -> np.ndarray:
+    """Totals of every product in each iteration of one chunk, shape (chunk.size, n)."""
+    rng = np.random.default_rng(chunk.seed)
+    n = model.n
+    samples = np.empty((chunk.size, n))
+    diag = np.arange(n)
+    rows = np.concatenate([diag, model.u_sup])
+    cols = np.concatenate([diag, model.u_con])
+    for it in range(chunk.size):
+        m_row = np.exp(rng.normal(0.0, model.row_sigma))
+        m_fac = np.exp(rng.normal(0.0, model.factor_sigma))
+        fac_mult = m_fac[np.maximum(model.d_fac, 0)] if len(m_fac) else np.ones(len(model.d_fac))
+        fac_mult = np.where(model.d_fac >= 0, fac_mult, 1.0)
+        d = np.bincount(model.d_prod, weights=model.d_val * m_row[model.d_row] * fac_mult, minlength=n)
+        P = csc_matrix((np.concatenate([np.ones(n), -model.u_amt * m_row[model.u_row]]), (rows, cols)), shape=(n, n))
+        samples[it] = splu(P.T.tocsc()).solve(d)
+    return samples
+
+
 def simulate(products: list[str], uses: list[tuple[int, int, float, int]],
              direct: list[tuple[int, float, int, int]], row_sigma: np.ndarray, factor_sigma: np.ndarray,
              iterations: int, seed: int | None) -> dict[str, Uncertainty]:
@@ -62,22 +149,12 @@ def simulate(products: list[str], uses: list[tuple[int, int, float, int]],
     ``direct``: (product index, kg CO2e per unit, row index, factor index or -1) of everything else.
     Multipliers are median-preserving lognormals, the convention of ecoinvent and Brightway.
     """
-    rng = np.random.default_rng(seed)
-    n = len(products)
-    u_sup, u_con, u_amt, u_row = (np.array(x) for x in zip(*uses)) if uses else [np.zeros(0, int)] * 4
-    d_prod, d_val, d_row, d_fac = (np.array(x) for x in zip(*direct)) if direct else [np.zeros(0, int)] * 4
-    d_fac = d_fac.astype(int)
-    samples = np.empty((iterations, n))
-    diag = np.arange(n)
-    for it in range(iterations):
-        m_row = np.exp(rng.normal(0.0, row_sigma))
-        m_fac = np.exp(rng.normal(0.0, factor_sigma)) if len(factor_sigma) else np.ones(0)
-        fac_mult = np.where(d_fac >= 0, m_fac[np.maximum(d_fac, 0)] if len(m_fac) else 1.0, 1.0)
-        d = np.bincount(d_prod.astype(int), weights=d_val * m_row[d_row.astype(int)] * fac_mult, minlength=n)
-        P = csc_matrix((np.concatenate([np.ones(n), -u_amt * m_row[u_row.astype(int)]]),
-                        (np.concatenate([diag, u_sup.astype(int)]), np.concatenate([diag, u_con.astype(int)]))),
-                       shape=(n, n))
-        samples[it] = splu(P.T.tocsc()).solve(d)
+    u = [np.array(x) for x in zip(*uses)] if uses else [np.zeros(0)] * 4
+    d = [np.array(x) for x in zip(*direct)] if direct else [np.zeros(0)] * 4
+    model = Model(len(products), u[0].astype(int), u[1].astype(int), u[2].astype(float), u[3].astype(int),
+                  d[0].astype(int), d[1].astype(float), d[2].astype(int), d[3].astype(int),
+                  np.asarray(row_sigma, dtype=float), np.asarray(factor_sigma, dtype=float))
+    samples = np.concatenate(_runner.get()(model, chunks(iterations, seed)))
     result = {}
     for j, pid in enumerate(products):
         s = samples[:, j]
