@@ -43,7 +43,8 @@ demo: install
 	$(BIN)/footprint review $(DEMO) --out $(OUT)
 	$(BIN)/footprint recompute $(OUT)/demo-park-bundle.zip
 	$(BIN)/footprint review decide $(DEMO) --approve --reviewer "Wang Fang (demo reviewer)" \
-	  --comment "Demo approval: rows, factors and checks reviewed" --bundle $(OUT)/demo-park-bundle.zip
+	  --comment "Demo approval: rows, factors and checks reviewed" --bundle $(OUT)/demo-park-bundle.zip \
+	  --statement inventories/demo-statement.yaml
 	$(BIN)/footprint certify $(DEMO) --issuer inventories/demo-issuer.yaml --out $(OUT)
 	$(BIN)/footprint verify "$$(ls -t $(OUT)/*_*-[0-9][0-9][0-9][0-9][0-9]-?.pdf | head -1)"
 	$(BIN)/footprint shipment inventories/demo-shipment.csv --issuer inventories/demo-issuer.yaml --out $(OUT)

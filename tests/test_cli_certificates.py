@@ -58,7 +58,8 @@ def test_certify_verify_export_revoke(cli, park_dir, tmp_path):
     review = tmp_path / "review"
     cli("review", str(park_dir), "--out", str(review), "--iterations", "50")
     cli("review", "decide", str(park_dir), "--approve", "--reviewer", "Zhao Min (demo reviewer)", "--comment",
-        "rows checked", "--bundle", str(next(review.glob("*-bundle.zip"))))
+        "rows checked", "--bundle", str(next(review.glob("*-bundle.zip"))), "--statement",
+        str(ROOT / "inventories" / "demo-statement.yaml"))
     cli("certify", str(park_dir), "--issuer", ISSUER, "--out", str(out), "--issue-date", "2026-03-01")
     files = sorted(out.glob("*.pdf"))
     assert [f.name.split("_")[0] for f in files] == ["power", "profile"]
@@ -68,7 +69,11 @@ def test_certify_verify_export_revoke(cli, park_dir, tmp_path):
     from footprint.documents import read_attachment
 
     data = json.loads(read_attachment(pdf.read_bytes())[1])
-    assert data["pcf"]["verification"]["comments"].startswith("Reviewed by Zhao Min (demo reviewer)")
+    verified = data["pcf"]["verification"]
+    assert "Reviewed by Zhao Min (demo reviewer)" in verified["comments"]
+    assert "Limited assurance" in verified["comments"]
+    assert verified["providerName"].startswith("Demo Product Carbon Footprint Certification Centre (verification")
+    assert verified["standardName"] == "ISO 14064-3:2019"
     assert data["extensions"][0]["data"]["certificate"]["self_declared"] is False
     if shutil.which("pdftotext"):
         text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout

@@ -6,9 +6,10 @@ import shutil
 from datetime import date
 
 import pytest
-from conftest import DEMO
+from conftest import DEMO, ROOT
 from parks import write_park
 
+from footprint.registry import statement as statements
 from footprint.review.decisions import NotApproved, decide, require_approval, run_review
 
 
@@ -70,7 +71,11 @@ def test_approval_gate(park, tmp_path, registry):
     park_id = done.results.park
     with pytest.raises(NotApproved, match="has not been reviewed"):
         require_approval(registry, park, park_id, ["bar"])
-    decide(registry, park_id, "bar", True, "Li Wei (demo reviewer)", "checked rows", done.bundle_hash, 50, 2)
+    with pytest.raises(ValueError, match="an approval needs the verification statement"):
+        decide(registry, park_id, "bar", True, "Li Wei (demo reviewer)", "checked rows", done.bundle_hash, 50, 2)
+    statement = statements.load(ROOT / "inventories" / "demo-statement.yaml")
+    decide(registry, park_id, "bar", True, "Li Wei (demo reviewer)", "checked rows", done.bundle_hash, 50, 2,
+           statement)
     decide(registry, park_id, "heat", False, "Li Wei (demo reviewer)", "meter calibration missing",
            done.bundle_hash, 50, 2)
     assert require_approval(registry, park, park_id, ["bar"])["bar"]["reviewer"] == "Li Wei (demo reviewer)"

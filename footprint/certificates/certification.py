@@ -135,7 +135,9 @@ def issue(park: ParkData, issuer: Issuer, results: Results, out_dir: str | Path,
             step(f"Issuing {n}/{len(drafts)}: {draft.product_id}")
 
             def render(reservation, draft=draft):  # noqa: ANN001, ANN202 - issuing.Reservation → issuing.Document
-                cert = draft.model_copy(update={"number": reservation.number, "status": "active"})
+                cert = draft.model_copy(update={"number": reservation.number, "status": "active",
+                                                "supersedes": tuple(registry.predecessors(results.park,
+                                                                                          draft.product_id))})
                 doc = certificate_document.render_certificate(results, cert, lang, park.park.country, park.park.region)
                 p = results.product(cert.product_id)
                 valid_from, valid_until = issuing.validity(cert.valid_from, cert.valid_until)
@@ -146,7 +148,9 @@ def issue(park: ParkData, issuer: Issuer, results: Results, out_dir: str | Path,
                     "fossil": p.fossil, "biogenic": p.biogenic, "luc": p.luc,
                     "primary_data_share": p.primary_data_share, "period_start": results.period.start.isoformat(),
                     "period_end": results.period.end.isoformat(), "valid_from": valid_from,
-                    "valid_until": valid_until})
+                    "valid_until": valid_until, "scheme": issuer.scheme,
+                    "surveillance_due": documents.moment(cert.surveillance_due) if cert.surveillance_due else None,
+                    "pact_json": doc.data.decode("utf-8")})
 
             issued.append(issuing.issue(registry, signer, results.park, Path(out_dir), render,
                                         file_name=lambda r, pid=draft.product_id: f"{pid}_{r.number}.pdf",

@@ -116,10 +116,15 @@ def certificate_context(results: Results, certificate: Certificate, lang: str, d
     path, modules = qr_path(qr_payload(certificate, digest))
     alloc_zh, alloc_en = numbers.allocation(p.allocation.basis, p.allocation.share)
     u = p.uncertainty
+    review = certificate.review
     return {
         "lang": lang,
         "cert": certificate,
         "issuer": certificate.issuer,
+        "scheme": certificate.issuer.rules,
+        "statement": review.statement if review else None,
+        "materiality": numbers.quantity(review.statement.materiality_percent) + "%" if review else None,
+        "assurance_zh": numbers.ASSURANCE_ZH[review.statement.assurance] if review else None,
         "demo": certificate.issuer.demo,
         "draft": certificate.status == "draft",
         "results": results,

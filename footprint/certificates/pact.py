@@ -8,6 +8,7 @@ the per-tonne values unchanged.
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -15,11 +16,11 @@ from typing import Any
 from urllib.parse import quote
 
 from footprint.park.models import ProductResult, Results
-from footprint.registry.certificate import Certificate
+from footprint.registry.certificate import DRAFT, Certificate, Review
 
 SPEC_VERSION = "3.0.3"
 EXTENSION_SCHEMA = "urn:footprint:certificate-data:1"
-CROSS_SECTORAL_STANDARDS = ["ISO14067", "GB/T24067-2024", "GHGP-Product", "PACT-3.0"]
+CROSS_SECTORAL_STANDARDS = ["ISO14067", "GHGP-Product", "PACT-3.0"]  # the spec's values; GB/T 24067 is on the PDF
 EXEMPTED_PERCENT = 0.0  # footprint cuts nothing off: every reported row counts (checks.py, "exemptions")
 
 # park unit -> (PACT declaredUnitOfMeasurement, how many of it one park unit is, kg per park unit if a mass)
@@ -44,13 +45,14 @@ def _dt(day: date) -> str:
     return datetime.combine(day, time(0), tzinfo=UTC).isoformat().replace("+00:00", "Z")
 
 
-def _urn(*parts: str) -> str:
-    return "urn:footprint:" + ":".join(quote(p, safe="-._") for p in parts)
+def _urn(domain: str, kind: str, *parts: str) -> str:
+    """``urn:pact:<domain>:<kind>:<parts>``, the PACT-recommended form qualified by the issuer's domain."""
+    return f"urn:pact:{domain}:{kind}:" + ":".join(quote(p, safe="-._") for p in parts)
 
 
-def footprint_id(certificate: Certificate) -> str:
-    """Stable UUID of the ProductFootprint: the same certificate always gets the same id."""
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, _urn("certificate", certificate.number)))
+def footprint_id(number: str) -> str:
+    """Stable UUID of a certificate's ProductFootprint: the same number always gets the same id."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"urn:footprint:certificate:{number}"))
 
 
 def declared_unit(product: ProductResult) -> tuple[str, str, str]:
@@ -98,7 +100,12 @@ def product_footprint(results: Results, product: ProductResult, certificate: Cer
         "exemptedEmissionsDescription": "None: every reported input and emission row is included.",
         "allocationRulesDescription": allocation_text(product),
         "primaryDataShare": dec(product.primary_data_share * 100),
+        "ccsTechnologicalCO2CaptureIncluded": False,  # the park format has no CCS or CCU rows
     }
+    packaging = [c for c in product.contributions_by_category if c.key == "packaging"]
+    pcf["packagingEmissionsIncluded"] = bool(packaging)
+    if packaging:
+        pcf["packagingGhgEmissions"] = dec(max(0.0, packaging[0].total))
     if luc_removal:
         pcf["landManagementBiogenicCO2Removals"] = dec(product.luc)
     if region and country and region.startswith(f"{country}-"):  # PACT: one geography, the most specific
@@ -108,10 +115,11 @@ def product_footprint(results: Results, product: ProductResult, certificate: Cer
     sources = secondary_sources(results, product)
     if sources:
         pcf["secondaryEmissionFactorSources"] = sources
-    company_ids = [_urn("enterprise-id", product.enterprise_id)] if product.enterprise_id else []
-    company_ids.append(_urn("park", results.park, "facility", product.facility_id))
+    domain = certificate.issuer.pact_domain
+    company_ids = [_urn(domain, "company-id", product.enterprise_id)] if product.enterprise_id else []
+    company_ids.append(_urn(domain, "facility-id", results.park, product.facility_id))
     footprint: dict[str, Any] = {
-        "id": footprint_id(certificate),
+        "id": footprint_id(certificate.number),
         "specVersion": SPEC_VERSION,
         "created": _dt(certificate.issue_date),
         "status": "Active",
@@ -120,10 +128,10 @@ def product_footprint(results: Results, product: ProductResult, certificate: Cer
         "companyName": product.enterprise,
         "companyIds": company_ids,
         "productDescription": " / ".join(n for n in (product.name_zh, product.name) if n),
-        "productIds": [_urn("park", results.park, "product", product.product_id)],
+        "productIds": [_urn(domain, "product-id", results.park, product.product_id)],
         "productNameCompany": product.name,
-        "comment": (f"Certificate {certificate.number} ({certificate.status}) by {certificate.issuer.name}. "
-                    f"Fossil and biogenic carbon content and biogenic CO2 uptake are not assessed (reported as 0)."),
+        "comment": f"{status_text(certificate)} Fossil and biogenic carbon content and biogenic CO2 uptake are "
+                   f"not assessed (reported as 0).",
         "pcf": pcf,
         "extensions": [{
             "specVersion": "2.0.0",
@@ -135,15 +143,42 @@ def product_footprint(results: Results, product: ProductResult, certificate: Cer
             },
         }],
     }
+    if certificate.supersedes:
+        footprint["precedingPfIds"] = [footprint_id(n) for n in certificate.supersedes]
     if certificate.review:
-        pcf["verification"] = {
-            "coverage": "product level", "providerName": certificate.issuer.name,
-            "completedAt": certificate.review.decided_at[:19] + "Z", "standardName": "ISO 14067:2018",
-            "comments": f"Reviewed by {certificate.review.reviewer}; calculation bundle SHA-256 "
-                        f"{certificate.review.bundle_sha256}",
-        }
+        pcf["verification"] = verification(certificate.review)
     if product.hs_code:
         footprint["productClassifications"] = [f"urn:pact:productclassification:hs:{product.hs_code}"]
+    return footprint
+
+
+def status_text(certificate: Certificate) -> str:
+    """What the record is: a draft (not certified), or a certificate, reviewed or self-declared."""
+    if certificate.status == DRAFT:
+        return "Not certified: computed by footprint from the park's reported data; no certificate was issued."
+    kind = "verified, see verification" if certificate.review else "self-declared, not verified by a third party"
+    return (f"Certificate {certificate.number} by {certificate.issuer.name} under "
+            f"{certificate.issuer.rules.rule_en} ({kind}).")
+
+
+def verification(review: Review) -> dict[str, str]:
+    """PACT ``verification`` from the statement recorded with the approval (self-declared: none)."""
+    st = review.statement
+    return {
+        "coverage": "product level", "providerName": st.verifier,
+        "completedAt": review.decided_at[:19] + "Z", "standardName": st.standard,
+        "comments": (f"{st.assurance.capitalize()} assurance; materiality {st.materiality_percent:g} % of the "
+                     f"footprint; criteria: {st.criteria}; scope: {st.scope}; intended users: {st.intended_users}; "
+                     f"verifier accreditation (ISO 14065): {st.accreditation}; opinion: {st.opinion} "
+                     f"Reviewed by {review.reviewer}; calculation bundle SHA-256 {review.bundle_sha256}."),
+    }
+
+
+def registry_footprint(issued: str, status: str) -> dict[str, Any]:
+    """A registry certificate's ProductFootprint as issued, with the PACT status of the certificate now:
+    ``Active`` while it is active, else ``Deprecated`` (superseded, withdrawn, suspended, expired)."""
+    footprint = json.loads(issued)
+    footprint["status"] = "Active" if status == "active" else "Deprecated"
     return footprint
 
 

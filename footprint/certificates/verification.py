@@ -12,6 +12,8 @@ Each check is reported on its own line, and every one must pass:
 5. *file* — the PDF's SHA-256 equals the registry's (catches edits the signature tolerates);
 6. *status* — the registry (database or signed export) says active and within validity.
 
+An overdue surveillance (registry/schemes.py) is reported as a warning.
+
 A demo signature adds a warning line and fails the signer check unless the demo CA is trusted.
 """
 
@@ -278,6 +280,9 @@ def verify(pdf_path: Path, roots: list[x509.Certificate], source: RegistrySource
         verdict.add("status", True, f"{number} is active, valid until {record.valid_until[:10]} ({source.name})")  # type: ignore[union-attr]
     else:
         verdict.add("status", False, _status_reason(record, status))
+    if status == "active" and record.surveillance_overdue(now):
+        verdict.warnings.append(f"surveillance OVERDUE: due {record.surveillance_due[:10]} under scheme "  # type: ignore[index]
+                                f"{record.scheme}, not recorded; the certification body should suspend or confirm it")
     return verdict
 
 

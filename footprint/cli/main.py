@@ -353,14 +353,43 @@ def review_decide(
         "--product", help="Product ID decided on; repeat for several. Default: every product.")] = None,
     bundle_file: Annotated[Optional[Path], typer.Option(
         "--bundle", help="The reviewed bundle. Default: certificates/<park id>-bundle.zip.")] = None,
+    statement_file: Annotated[Optional[Path], typer.Option(
+        "--statement", help="Verification statement (YAML with the fields of the options below); options given "
+                            "as well replace its fields. An approval needs every field.")] = None,
+    verifier: Annotated[Optional[str], typer.Option(help="Statement: the verification body.")] = None,
+    accreditation: Annotated[Optional[str], typer.Option(
+        help="Statement: the verification body's ISO 14065 accreditation, e.g. 'CNAS V0000'.")] = None,
+    assurance: Annotated[Optional[str], typer.Option(help="Statement: level of assurance, limited or reasonable.")
+                         ] = None,
+    materiality: Annotated[Optional[float], typer.Option(
+        help="Statement: materiality threshold, percent of the footprint.")] = None,
+    criteria: Annotated[Optional[str], typer.Option(help="Statement: the criteria verified against.")] = None,
+    scope: Annotated[Optional[str], typer.Option(help="Statement: what the verification covered.")] = None,
+    intended_users: Annotated[Optional[str], typer.Option(help="Statement: the intended users.")] = None,
+    opinion: Annotated[Optional[str], typer.Option(help="Statement: the verifier's opinion, as it is to be printed.")
+                       ] = None,
 ) -> None:
-    """Record an approval or rejection of the reviewed bundle in the registry's audit log."""
+    """Record an approval (with its verification statement, ISO 14064-3) or a rejection of the reviewed
+    bundle in the registry's audit log."""
     import json
 
+    from footprint.registry import statement as statements
     from footprint.registry.records import Registry
     from footprint.review import bundle as bundles
     from footprint.review.decisions import decide
 
+    fields = {"verifier": verifier, "accreditation": accreditation, "assurance": assurance,
+              "materiality_percent": materiality, "criteria": criteria, "scope": scope,
+              "intended_users": intended_users, "opinion": opinion}
+    try:
+        recorded = None
+        if statement_file is not None:
+            recorded = statements.load(statement_file, fields)
+        elif approve or any(v is not None for v in fields.values()):
+            recorded = statements.from_fields(fields)
+    except statements.StatementError as e:
+        err.print(f"[bold red]Invalid verification statement[/]: {e}", highlight=False)
+        raise typer.Exit(2) from None
     try:
         park = _load(park_dir)
         known = [o.product_id for o in park.outputs]
@@ -377,7 +406,7 @@ def review_decide(
         with Registry.open(data_home.resolve()) as registry:
             for pid in product:
                 entry = decide(registry, park.park.id, pid, approve, reviewer, comment, digest, env["iterations"],
-                               env["seed"])
+                               env["seed"], recorded)
                 out.print(f"{'approved' if approve else 'rejected'} {park.park.id}/{pid} (bundle {digest[:12]}) "
                           f"by {reviewer}: audit entry {entry.seq}", highlight=False)
     except ParkDataError as e:
@@ -554,6 +583,8 @@ def _write(path: Path, text: str) -> None:
 
 from footprint.cli import batch as _batch  # noqa: E402 - the batch commands' own module, added after the others
 from footprint.cli import exchange as _exchange  # noqa: E402, F401 - registers the exporters' commands
+from footprint.cli import export as _export  # noqa: E402, F401 - registers footprint export
+from footprint.cli import surveillance as _surveillance  # noqa: E402, F401 - registers surveillance, registry due
 
 app.add_typer(_batch.app, name="batch")
 

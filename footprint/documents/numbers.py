@@ -15,6 +15,7 @@ CATEGORY_ZH = {
     "transport": "运输", "direct emissions": "直接排放",
 }
 DATA_TYPE_ZH = {"primary": "初级数据", "secondary": "次级数据"}
+ASSURANCE_ZH = {"limited": "有限保证", "reasonable": "合理保证"}
 ALLOCATION_ZH = {"single output": "无需分配（单一产出）", "mass": "质量分配", "economic": "经济价值分配"}
 
 

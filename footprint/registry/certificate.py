@@ -1,18 +1,21 @@
-"""What a certificate asserts besides the footprint: number, dates, validity, status, issuer.
+"""What a certificate asserts besides the footprint: number, dates, validity, surveillance, status,
+issuer, the review and its verification statement, and the certificates it replaces.
 
-Kept apart from rendering so the signing/registry step can reuse the rules (validity capped at
-PACT v3's 3 years after the reference period) and replace draft numbers with registered ones.
+Kept apart from rendering so the signing/registry step can reuse the rules (validity and surveillance
+by the issuer's scheme, registry/schemes.py) and replace draft numbers with registered ones.
 """
 
 from __future__ import annotations
 
 import hashlib
-from datetime import date, timedelta
+from datetime import date
 
 from pydantic import BaseModel, ConfigDict
 
 from footprint.park.models import Period, ProductResult, Results
 from footprint.registry.issuer import Issuer
+from footprint.registry.schemes import last_valid_day, surveillance_due
+from footprint.registry.statement import VerificationStatement
 
 DRAFT = "draft"
 
@@ -30,6 +33,7 @@ class Review(BaseModel):
     decided_at: str
     bundle_sha256: str
     comment: str
+    statement: VerificationStatement
 
 
 class Certificate(BaseModel):
@@ -45,21 +49,15 @@ class Certificate(BaseModel):
     reference_period: Period
     status: str = DRAFT
     issuer: Issuer
+    surveillance_due: date | None = None  # the scheme's first surveillance, if it has one
     self_declared: bool = False  # issued without a third-party review; the certificate says so
     review: Review | None = None
+    supersedes: tuple[str, ...] = ()  # numbers of the earlier certificates of this product, newest first
 
 
-def add_years(day: date, years: int) -> date:
-    """The same calendar day ``years`` later; 29 February becomes 28 February."""
-    try:
-        return day.replace(year=day.year + years)
-    except ValueError:
-        return day.replace(year=day.year + years, day=28)
-
-
-def valid_until(period: Period, issuer: Issuer) -> date:
-    """Last valid day: ``validity_years`` (≤ 3) after the reference period's end, inclusive."""
-    return add_years(period.end + timedelta(days=1), issuer.validity_years) - timedelta(days=1)
+def valid_until(period: Period, issuer: Issuer, issue_date: date) -> date:
+    """Last valid day (inclusive) under the issuer's scheme."""
+    return last_valid_day(issuer.rules, issue_date, period.end, issuer.validity_years)
 
 
 def draft_number(issuer: Issuer, results: Results, product: ProductResult, issue_date: date) -> str:
@@ -77,7 +75,7 @@ def draft(results: Results, product_id: str, issuer: Issuer, issue_date: date) -
         known = ", ".join(p.product_id for p in results.products)
         raise CertificateError(f"unknown product {product_id!r} in park {results.park} (products: {known})") from None
     period = results.period
-    until = valid_until(period, issuer)
+    until = valid_until(period, issuer, issue_date)
     if issue_date <= period.end:
         raise CertificateError(f"issue date {issue_date} is not after the end of the reference period {period.end}")
     if issue_date > until:
@@ -85,4 +83,4 @@ def draft(results: Results, product_id: str, issuer: Issuer, issue_date: date) -
                                f"({issuer.validity_years} years after the reference period)")
     return Certificate(number=draft_number(issuer, results, product, issue_date), product_id=product_id,
                        issue_date=issue_date, valid_from=issue_date, valid_until=until, reference_period=period,
-                       issuer=issuer)
+                       surveillance_due=surveillance_due(issuer.rules, issue_date, until), issuer=issuer)

@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-MAX_VALIDITY_YEARS = 3  # PACT methodology v3: a PCF is valid at most 3 years after its reference period
+from footprint.registry.schemes import MAX_PACT_YEARS, SCHEMES, Scheme
 
 
 class IssuerConfigError(ValueError):
@@ -33,9 +33,31 @@ class Issuer(BaseModel):
     phone: str = Field(min_length=1, description="status enquiries")
     email: str = Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
     verification_url: str | None = Field(None, description="status check address; the QR code links to it")
-    validity_years: int = Field(MAX_VALIDITY_YEARS, ge=1, le=MAX_VALIDITY_YEARS)
+    scheme: Literal["cnca-2025", "pact"] = Field(
+        "pact", description="certification scheme: validity, surveillance and the rule printed (registry/schemes.py)")
+    validity_years: int = Field(MAX_PACT_YEARS, ge=1, le=MAX_PACT_YEARS,
+                                description="scheme pact only: years of validity after the reference period")
+    domain: str | None = Field(None, pattern=r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$",
+                               description="the body's internet domain, for PACT ids urn:pact:<domain>:...; "
+                                           "default: the domain of email")
     number_prefix: str = Field("PCF", pattern=r"^[A-Z0-9]+(-[A-Z0-9]+)*$")
     demo: bool = Field(False, description="a demonstration issuer: every document says DEMO")
+
+    @model_validator(mode="after")
+    def _validity_of_scheme(self) -> Issuer:
+        if self.scheme != "pact" and "validity_years" in self.model_fields_set:
+            raise ValueError(f"validity_years applies to scheme pact only; scheme {self.scheme} fixes its validity")
+        return self
+
+    @property
+    def rules(self) -> Scheme:
+        """The scheme's rules: validity, surveillance, the rule's name and label."""
+        return SCHEMES[self.scheme]
+
+    @property
+    def pact_domain(self) -> str:
+        """The domain that qualifies this body's PACT ids (``urn:pact:<domain>:...``)."""
+        return self.domain or self.email.rsplit("@", 1)[1].lower()
 
     @field_validator("verification_url")
     @classmethod

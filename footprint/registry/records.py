@@ -113,6 +113,9 @@ class NewCertificate:
     primary_data_share: float | None = None
     period_start: str | None = None
     period_end: str | None = None
+    scheme: str | None = None
+    surveillance_due: dt.datetime | None = None
+    pact_json: str | None = None
 
 
 @dataclass(frozen=True)
@@ -141,6 +144,13 @@ class Record:
     supersedes: str | None
     superseded_by: str | None
     demo: bool
+    scheme: str | None = None
+    surveillance_due: str | None = None
+
+    def surveillance_overdue(self, now: dt.datetime | None = None) -> bool:
+        """Active, and the scheme's surveillance was due before ``now`` and not recorded."""
+        return (self.status == "active" and self.surveillance_due is not None
+                and (now or _now()) > _parse_time(self.surveillance_due))
 
     def status_at(self, now: dt.datetime | None = None) -> str:
         """The stored status, except an active certificate past its validity is ``expired``."""
@@ -182,7 +192,7 @@ def _record(c: Certificate) -> Record:
         pdf_sha256=c.pdf_sha256, issued_at=_iso(c.issued_at), valid_from=_iso(c.valid_from),  # type: ignore[arg-type]
         valid_until=_iso(c.valid_until), status=c.status, status_reason=c.status_reason,  # type: ignore[arg-type]
         revoked_at=_iso(c.revoked_at), revocation_reason=c.revocation_reason, supersedes=c.supersedes,
-        superseded_by=c.superseded_by, demo=c.demo,
+        superseded_by=c.superseded_by, demo=c.demo, scheme=c.scheme, surveillance_due=_iso(c.surveillance_due),
     )
 
 
@@ -334,7 +344,8 @@ class Registry:
             audit.append(s, "issue", reservation.number, {
                 "product_id": cert.product_id, "holder": cert.holder, "total": cert.total, "unit": cert.unit,
                 "data_sha256": cert.data_sha256, "pdf_sha256": cert.pdf_sha256, "signer": cert.signer_fingerprint,
-                "valid_until": _iso(cert.valid_until), "supersedes": row.supersedes}, at)
+                "valid_until": _iso(cert.valid_until), "supersedes": row.supersedes, "scheme": cert.scheme,
+                "surveillance_due": _iso(cert.surveillance_due)}, at)
             for old in previous:
                 audit.append(s, "supersede", old.number, {"by": reservation.number}, at)
             return _record(row)
@@ -364,6 +375,67 @@ class Registry:
                 row.revoked_at, row.revocation_reason = at, reason
             audit.append(s, action, row.number, {"reason": reason, "from": before}, at)
             return _record(row)
+
+    def record_surveillance(self, number: str, passed: bool, by: str, note: str,
+                            at: dt.datetime | None = None) -> Record:
+        """Record a surveillance under the certificate's scheme: a pass keeps it active and sets the
+        next due date (none when the certificate ends first); a fail suspends it."""
+        from footprint.registry.schemes import SCHEMES, surveillance_due
+
+        parse_number(number)
+        at = _utc(at) or _now()
+        if not by.strip() or not note.strip():
+            raise RegistryError("a surveillance needs who carried it out (--by) and a note of what was found")
+        with self.write() as s:
+            row = s.execute(select(Certificate).where(Certificate.number == _key(number))).scalar_one_or_none()
+            if row is None:
+                raise RegistryError(f"no certificate {number} in this registry")
+            if row.status != "active":
+                raise RegistryError(f"{row.number} is {row.status}; surveillance applies to active certificates")
+            if row.surveillance_due is None:
+                raise RegistryError(f"{row.number} has no surveillance due (scheme {row.scheme or 'pact'})")
+            due = _utc(row.surveillance_due)
+            following = surveillance_due(SCHEMES[row.scheme], due.date(), _utc(row.valid_until).date()) \
+                if passed else None
+            audit.append(s, "surveillance", row.number, {
+                "result": "pass" if passed else "fail", "by": by, "note": note, "due": _iso(due),
+                "next_due": following.isoformat() if following else None, "scheme": row.scheme}, at)
+            if passed:
+                row.surveillance_due = dt.datetime.combine(following, dt.time(0), tzinfo=dt.UTC) if following else None
+            else:
+                row.status, row.status_changed_at = "suspended", at
+                row.status_reason = f"surveillance failed: {note}"
+                audit.append(s, "suspend", row.number, {"reason": row.status_reason, "from": "active"}, at)
+            s.flush()
+            return _record(row)
+
+    def due(self, within_days: int = 0, now: dt.datetime | None = None) -> list[Record]:
+        """Active certificates whose surveillance is due within ``within_days`` or overdue, soonest first."""
+        limit = (now or _now()) + dt.timedelta(days=within_days)
+        with self.read() as s:
+            rows = s.execute(select(Certificate).where(Certificate.status == "active",
+                                                       Certificate.surveillance_due.is_not(None))
+                             .order_by(Certificate.surveillance_due, Certificate.id)).scalars()
+            return [_record(c) for c in rows if _utc(c.surveillance_due) <= limit]
+
+    def footprint_json(self, number: str) -> str | None:
+        """The PACT ProductFootprint embedded in the certificate as issued (None for older certificates)."""
+        with self.read() as s:
+            return s.execute(select(Certificate.pact_json).where(Certificate.number == _key(number))).scalar()
+
+    def predecessors(self, park: str, product_id: str) -> list[str]:
+        """Numbers of every certificate of the product a new one would follow, newest first: the current
+        active or suspended one, then the ones it superseded in turn."""
+        with self.read() as s:
+            rows = {c.number: (c.id, c.status, c.supersedes) for c in s.execute(select(Certificate).where(
+                Certificate.park == park, Certificate.product_id == product_id)).scalars()}
+        current = [(row[0], n) for n, row in rows.items() if row[1] in ("active", "suspended")]
+        chain: list[str] = []
+        number = max(current)[1] if current else None
+        while number and number in rows and number not in chain:
+            chain.append(number)
+            number = rows[number][2]
+        return chain
 
     def revoke(self, number: str, reason: str, at: dt.datetime | None = None) -> Record:
         """Withdraw a certificate for good (the accreditation world's word for revoking)."""

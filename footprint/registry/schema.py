@@ -60,6 +60,9 @@ class Certificate(Base):
     revocation_reason: Mapped[str | None] = mapped_column(Text)
     supersedes: Mapped[str | None] = mapped_column(String(64))
     superseded_by: Mapped[str | None] = mapped_column(String(64))
+    scheme: Mapped[str | None] = mapped_column(String(32))  # registry/schemes.py; None before revision 0002
+    surveillance_due: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    pact_json: Mapped[str | None] = mapped_column(Text)  # the embedded PACT ProductFootprint, as issued
 
 
 class Counter(Base):

@@ -22,6 +22,7 @@ from footprint.registry import audit
 from footprint.registry.certificate import Review
 from footprint.registry.records import Registry
 from footprint.registry.schema import AuditEntry
+from footprint.registry.statement import VerificationStatement
 from footprint.review import bundle
 
 ACTION = "review"
@@ -83,15 +84,22 @@ def current_bundle_hash(park_dir: Path, iterations: int, seed: int, park: ParkDa
 
 
 def decide(registry: Registry, park: str, product: str, approve: bool, reviewer: str, comment: str,
-           bundle_hash: str, iterations: int, seed: int) -> AuditEntry:
-    """Record a reviewer's decision on a product's calculation in the audit log."""
+           bundle_hash: str, iterations: int, seed: int,
+           statement: VerificationStatement | None = None) -> AuditEntry:
+    """Record a reviewer's decision on a product's calculation in the audit log; an approval carries
+    the verification statement the certificate will print (ISO 14064-3), a rejection needs none."""
     if not reviewer.strip() or not comment.strip():
         raise ValueError("a decision needs the reviewer's name and a comment")
+    if approve and statement is None:
+        raise ValueError("an approval needs the verification statement: --statement FILE.yaml or the options "
+                         "--verifier --accreditation --assurance --materiality --criteria --scope "
+                         "--intended-users --opinion")
+    detail = {"decision": "approve" if approve else "reject", "reviewer": reviewer, "comment": comment,
+              "bundle_sha256": bundle_hash, "iterations": iterations, "seed": seed}
+    if statement is not None:
+        detail["statement"] = statement.model_dump(mode="json")
     with registry.write() as session:
-        return audit.append(session, ACTION, f"{park}/{product}", {
-            "decision": "approve" if approve else "reject", "reviewer": reviewer, "comment": comment,
-            "bundle_sha256": bundle_hash, "iterations": iterations, "seed": seed,
-        })
+        return audit.append(session, ACTION, f"{park}/{product}", detail)
 
 
 def latest_decision(registry: Registry, park: str, product: str) -> dict | None:
@@ -113,7 +121,8 @@ def approved_results(registry: Registry, park_dir: Path, park: str, products: li
                           "certify them separately")
     (_, results), = current.values()
     return results, {pid: Review(reviewer=a["reviewer"], decided_at=a["at"], bundle_sha256=a["bundle_sha256"],
-                                 comment=a["comment"]) for pid, a in approvals.items()}
+                                 comment=a["comment"], statement=VerificationStatement.model_validate(a["statement"]))
+                     for pid, a in approvals.items()}
 
 
 def require_approval(registry: Registry, park_dir: Path, park: str, products: list[str]) -> dict[str, dict]:
@@ -132,6 +141,9 @@ def _approvals(registry: Registry, park_dir: Path, park: str, products: list[str
         if decision["decision"] != "approve":
             raise NotApproved(f"{park}/{product} was rejected by {decision['reviewer']} on {decision['at'][:10]}: "
                               f"{decision['comment']}")
+        if "statement" not in decision:
+            raise NotApproved(f"{park}/{product}: the approval of {decision['at'][:10]} records no verification "
+                              "statement; record the decision again with one (footprint review decide --statement)")
         key = (decision["iterations"], decision["seed"])
         if key not in current:
             current[key] = current_bundle_hash(park_dir, *key, park=loaded)
