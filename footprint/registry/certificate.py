@@ -80,7 +80,7 @@ def draft(results: Results, product_id: str, issuer: Issuer, issue_date: date) -
         raise CertificateError(f"issue date {issue_date} is not after the end of the reference period {period.end}")
     if issue_date > until:
         raise CertificateError(f"issue date {issue_date} is after the end of validity {until} "
-                               f"({issuer.validity_years} years after the reference period)")
+                               f"(scheme {issuer.scheme})")
     return Certificate(number=draft_number(issuer, results, product, issue_date), product_id=product_id,
                        issue_date=issue_date, valid_from=issue_date, valid_until=until, reference_period=period,
                        surveillance_due=surveillance_due(issuer.rules, issue_date, until), issuer=issuer)
