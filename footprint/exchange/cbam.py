@@ -717,7 +717,9 @@ def workbook(comm: dict, installation: str):
     put(["Carbon price instrument:", price.get("instrument", "none")])
     put(["Any additional information:", " ".join(filter(None, [
         price.get("note"), "SEE (indirect) includes precursors' indirect emissions only where their values give "
-        "them (the Commission's default values for iron, steel and aluminium give direct emissions only).",
+        "them (the Commission's default values for iron, steel and aluminium give direct emissions only). In the "
+        "definitive period only the direct embedded emissions of iron, steel, aluminium and hydrogen count toward "
+        "the CBAM obligation; the indirect ones are reported for information.",
         f"Computed by footprint from park {comm['park']}; method: {comm['regulations']['method']}; "
         f"GWP: {comm['regulations']['gwp']}."]))])
     put([])
