@@ -95,7 +95,7 @@ def cn_good(code: str | None) -> tuple[str, str] | None:
 
 def is_residue(output: Output) -> bool:
     """Scrap and other residues of a process carry no embedded emissions (CBAM attributes them to the goods)."""
-    return getattr(output, "kind", "product") == "waste" or (
+    return output.kind == "waste" or (
         output.hs_code is not None and cn_digits(output.hs_code)[:4] in RESIDUE_HEADINGS)
 
 
@@ -612,7 +612,7 @@ def communication(park: ParkData, facilities: list[str] | None = None,
 
 def installation_id(f: Facility) -> str:
     """The CBAM installation a facility belongs to (park format v2 ``installation_id``, else the facility)."""
-    return getattr(f, "installation_id", None) or f.facility_id
+    return f.installation_id or f.facility_id
 
 
 def _installation(park: ParkData, f: Facility, fs: FacilitySettings) -> dict:
@@ -620,11 +620,10 @@ def _installation(park: ParkData, f: Facility, fs: FacilitySettings) -> dict:
     return {
         "id": installation_id(f), "name": given.get("name") or f"{f.enterprise}, {f.name}",
         "enterprise": f.enterprise, "enterprise_id": f.enterprise_id,
-        "street": given.get("street") or getattr(f, "address", None), "city": given.get("city"),
+        "street": given.get("street") or f.address, "city": given.get("city"),
         "post_code": given.get("post_code"), "country": park.park.country,
-        "unlocode": given.get("unlocode") or getattr(f, "unlocode", None),
-        "latitude": given.get("latitude") or getattr(f, "latitude", None),
-        "longitude": given.get("longitude") or getattr(f, "longitude", None),
+        "unlocode": given.get("unlocode") or f.unlocode,
+        "latitude": given.get("latitude") or f.latitude, "longitude": given.get("longitude") or f.longitude,
         "economic_activity": given.get("economic_activity"), "processes": [], "direct_t": 0.0, "indirect_t": 0.0,
     }
 
