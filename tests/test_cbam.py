@@ -151,3 +151,22 @@ def test_cbam_yaml_problems_are_located(tmp_path):
     (park / "cbam.yaml").unlink()
     with pytest.raises(ParkDataError, match="cbam.yaml: missing"):
         cbam.communication(load_park(park))
+
+
+def test_cbam_command_writes_the_workbook_and_json(tmp_path):
+    from typer.testing import CliRunner
+
+    from footprint.cli.main import app
+
+    result = CliRunner().invoke(app, ["cbam", str(DEMO), "--facility", "fastener-plant",
+                                      "--out", str(tmp_path / "c.xlsx"), "--json", str(tmp_path / "c.json")])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "c.xlsx").is_file()  # one installation: the file named, not <stem>_<id>
+    import json
+
+    goods = json.loads((tmp_path / "c.json").read_text())["goods"]
+    assert [g["product_id"] for g in goods] == ["hex-bolt-hdg", "hex-nut-hdg", "flat-washer-hdg"]
+    assert goods[0]["see_direct"] == pytest.approx(FAS_DIR)
+    result = CliRunner().invoke(app, ["cbam", str(DEMO), "--facility", "nope", "--out", str(tmp_path / "d.xlsx")])
+    assert result.exit_code == 2 and "nope" in result.output
+    assert not (tmp_path / "d.xlsx").exists()

@@ -200,3 +200,25 @@ def test_packing_list_from_xlsx_and_bad_headers(setup):
         shipment.read_packing_list(bad)
     assert {(p.column, p.expected.split(";")[0]) for p in e.value.problems} == {
         ("invoce", "unknown column"), ("invoice", "missing column")}
+
+
+def test_shipment_and_verify_commands(setup, monkeypatch):
+    from typer.testing import CliRunner
+
+    from footprint.cli.main import app
+
+    _, _, issued, tmp = setup
+    monkeypatch.setenv("FOOTPRINT_DATABASE_URL", f"sqlite:///{tmp / 'registry.sqlite'}")
+    bad = _packing(tmp, ["1,,demo-park/hex-bolt-hdg,5,piece,73181588,Demo GmbH,INV-6"], "bad.csv")
+    common = ["--issuer", ROOT_ISSUER, "--out", str(tmp / "out"), "--certificates", str(tmp / "certs")]
+    result = CliRunner().invoke(app, ["shipment", str(bad), *common])
+    assert result.exit_code == 2
+    assert "bad.csv, row 2, column unit" in " ".join(result.output.split())
+    good = _packing(tmp, ["1,,demo-park/hex-bolt-hdg,5,kg,73181588,Demo GmbH,INV-6"], "good.csv")
+    result = CliRunner().invoke(app, ["shipment", str(good), *common])
+    assert result.exit_code == 0, result.output
+    [pdf] = (tmp / "out").glob("shipment_*.pdf")
+    assert f"{5 * 4.52:.6g} kg CO2e" in result.output
+    result = CliRunner().invoke(app, ["verify", str(pdf)])
+    assert result.exit_code == 0, result.output
+    assert "certificates all 1 certificate(s) declared are active" in " ".join(result.output.split())
