@@ -111,7 +111,8 @@ def test_workbook_has_the_template_names_and_every_mandatory_field(comm, tmp_pat
     assert [p.name for p in paths] == ["cbam_al-extrusion.xlsx", "cbam_anodizing-line.xlsx",
                                        "cbam_fastener-plant.xlsx"]
     book = openpyxl.load_workbook(paths[2])
-    assert book.sheetnames[:4] == ["Summary_Communication", "A_InstData", "D_Processes", "E_PurchPrec"]
+    assert book.sheetnames[:6] == ["Summary_Communication", "A_InstData", "B_EmInst", "C_Emissions&Energy",
+                                   "D_Processes", "E_PurchPrec"]
     rows = [list(r) for r in book["Summary_Communication"].iter_rows(values_only=True)]
     values = {r[0]: r[1] for r in rows if r and r[0]}
     for label in ("Name of the installation (English name):", "City:", "Country:", "Reporting period start:",
@@ -131,6 +132,12 @@ def test_workbook_has_the_template_names_and_every_mandatory_field(comm, tmp_pat
         assert all(p[c] not in (None, "") for c in mandatory), p
         assert p["SEE (direct)"] == pytest.approx(FAS_DIR)
         assert p["Type of instrument (carbon pricing)"] == "none"
+    streams = list(book["B_EmInst"].iter_rows(values_only=True))[1:]
+    assert sorted((r[1].split(" ")[0], round(r[7], 6)) for r in streams) == sorted(
+        [("CO2", 92.306), ("bg:combustion-natural-gas", round(205_000 * GAS_CO2, 6))])
+    energy = {r[0]: r[1] for r in book["C_Emissions&Energy"].iter_rows(values_only=True)}
+    assert energy["Electricity consumed"] == pytest.approx(2_750 + 1_050)
+    assert energy["Imported measurable heat"] == pytest.approx(11.8)
     purchased = list(book["E_PurchPrec"].iter_rows(values_only=True))
     assert [r[3] for r in purchased[1:]] == ["721391", "721114"]
     assert all(r[9] == "Default value" for r in purchased[1:])

@@ -395,7 +395,9 @@ class Calculator:
                 continue
             t = e.amount * units.factor(e.unit, "t") * GWP[gas]
             total += t
-            rows.append({"row": e.origin.label, "item": f"{e.flow} ({e.kind})", "t_co2e": t, "source": e.source})
+            rows.append({"row": e.origin.label, "item": f"{e.flow} ({e.kind})", "method": f"{e.kind} emission row",
+                         "activity": e.amount * units.factor(e.unit, "t"), "activity_unit": f"t {e.flow}",
+                         "ef": GWP[gas], "ef_unit": f"t CO2e/t {e.flow}", "t_co2e": t, "source": e.source})
         mobile = self.fs(fid).mobile_combustion
         for i in self.park.inputs:
             if i.facility_id != fid or not i.ref.startswith("bg:") or i.ref.count(":") != 1:
@@ -410,7 +412,10 @@ class Calculator:
             t = i.amount * units.factor(i.unit, r["unit"]) * float(r["co2"]) / 1000.0
             total += t
             rows.append({"row": i.origin.label, "item": f"{i.ref} combusted, {i.amount:g} {i.unit} × "
-                         f"{float(r['co2']):g} kg CO2/{r['unit']}", "t_co2e": t, "source": r["source"]})
+                         f"{float(r['co2']):g} kg CO2/{r['unit']}", "method": "combustion (standard method)",
+                         "activity": i.amount * units.factor(i.unit, r["unit"]), "activity_unit": r["unit"],
+                         "ef": float(r["co2"]) / 1000.0, "ef_unit": f"t CO2/{r['unit']}", "t_co2e": t,
+                         "source": r["source"]})
         return total, rows, skipped
 
     def heat_factor(self, fid: str) -> tuple[float, str]:
@@ -733,6 +738,7 @@ def workbook(comm: dict, installation: str):
              g["default_share"], sources, g["embedded_electricity_mwh_per_t"], g["electricity_ef_t_per_mwh"],
              *([None] * 12), *_price_cells(p["carbon_price"], g["see_total"])])
     _inst_data(book, comm, inst, procs)
+    _sources(book, procs)
     _processes(book, procs)
     _purchased(book, procs)
     outside = book.create_sheet("Goods_outside_CBAM")
@@ -777,6 +783,30 @@ def _inst_data(book, comm: dict, inst: dict, procs: list[dict]) -> None:  # noqa
                 n += 1
                 category = cn_good(pr["cn_code"])
                 put([f"PP{n}", category[1] if category else None, pr["country"], None, f"{pr['item']} ({pr['row']})"])
+
+
+def _sources(book, procs: list[dict]) -> None:  # noqa: ANN001 - openpyxl workbook
+    """B_EmInst (source streams) and C_Emissions&Energy (installation totals) as far as the park data goes."""
+    ws = book.create_sheet("B_EmInst")
+    ws.append(["Method", "Source stream name", "Production process", "Activity data", "AD unit",
+               "Emission factor", "EF unit", "Emissions (tCO2e)", "Park data row", "Source"])
+    for p in procs:
+        for r in p["direct_emissions"]:
+            ws.append([r["method"], r["item"], p["id"], r["activity"], r["activity_unit"], r["ef"], r["ef_unit"],
+                       r["t_co2e"] * p["attribution_share"], r["row"], r["source"]])
+    ws = book.create_sheet("C_Emissions&Energy")
+    put = ws.append
+    put(["Parameter", "Value", "Unit"])
+    put(["Total direct emissions of the installation's CBAM production processes (excl. imported heat)",
+         sum(p["see"]["own_direct_t"] for p in procs), "tCO2e"])
+    put(["Imported measurable heat", sum(h["tj"] for p in procs for h in p["measurable_heat"]), "TJ"])
+    put(["Emissions of the imported measurable heat", sum(p["see"]["heat_t"] for p in procs), "tCO2e"])
+    put(["Electricity consumed", sum(p["see"]["electricity_mwh"] for p in procs), "MWh"])
+    put(["Indirect emissions (electricity consumed)", sum(p["see"]["electricity_t"] for p in procs), "tCO2e"])
+    put(["Electricity by source", "MWh", "t CO2/MWh", "Source of the emission factor"])
+    for p in procs:
+        for e in p["electricity"]:
+            put([f"{e['item']} ({e['row']}, {p['id']})", e["mwh"], e["ef_t_per_mwh"], e["source"]])
 
 
 def _processes(book, procs: list[dict]) -> None:  # noqa: ANN001 - openpyxl workbook
