@@ -411,6 +411,10 @@ class Calculator:
                 continue
             t = i.amount * units.factor(i.unit, r["unit"]) * float(r["co2"]) / 1000.0
             total += t
+            if r.get("fossil"):
+                skipped.append({"row": i.origin.label, "item": f"{i.ref} upstream", "reason": "upstream of a fuel "
+                                f"({r['fossil']} kg CO2e/{r['unit']} in the factor row): CBAM counts only its "
+                                "combustion"})
             rows.append({"row": i.origin.label, "item": f"{i.ref} combusted, {i.amount:g} {i.unit} × "
                          f"{float(r['co2']):g} kg CO2/{r['unit']}", "method": "combustion (standard method)",
                          "activity": i.amount * units.factor(i.unit, r["unit"]), "activity_unit": r["unit"],
