@@ -15,11 +15,13 @@ from typing import Annotated, Optional
 import typer
 import typer.core
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from footprint.cli.background import app as background_app
 from footprint.engine import home as data_home
 from footprint.park.errors import ParkDataError
+from footprint.text import escape_unsafe
 
 app = typer.Typer(help="Product carbon footprints for industrial parks (ISO 14067, PACT).", no_args_is_help=True,
                   pretty_exceptions_enable=False, add_completion=False)
@@ -43,15 +45,30 @@ def main(
     _state["debug"] = debug
 
 
-def _fail(exc: Exception) -> None:
+def _shown(text: object) -> str:
+    """Outside text for the terminal: control and bidi characters escaped, no rich markup."""
+    return escape(escape_unsafe(str(text)))
+
+
+def _fail(exc: Exception, refused: tuple[type[Exception], ...] = ()) -> None:
+    """Located problems and refused input exit 2, anything else 1; never a traceback without --debug."""
+    from footprint.archives import ArchiveError
+
     if _state["debug"]:
         raise exc
     if isinstance(exc, ParkDataError):
-        err.print(f"[bold red]Invalid park data[/]: {len(exc.problems)} problem(s)")
+        err.print(f"[bold red]Invalid park data[/]: {exc.count:,} problem(s)")
         for p in exc.problems:
-            err.print(f"  • {p}", markup=False, highlight=False)
+            err.print(f"  • {_shown(p)}", highlight=False)
+        if exc.count > len(exc.problems):
+            err.print(f"  … and {exc.count - len(exc.problems):,} more (only the first {len(exc.problems):,} are "
+                      "listed)", highlight=False)
         raise typer.Exit(2)
-    err.print(f"[bold red]Error[/]: {exc}", highlight=False)
+    message = str(exc) or type(exc).__name__
+    if isinstance(exc, (ArchiveError, *refused)):
+        err.print(f"[bold red]Refused[/]: {_shown(message)}", highlight=False)
+        raise typer.Exit(2)
+    err.print(f"[bold red]Error[/]: {_shown(message)}", highlight=False)
     raise typer.Exit(1)
 
 
@@ -137,8 +154,8 @@ def recompute(bundle_file: Annotated[Path, typer.Argument(help="A bundle written
     try:
         with err.status("Recomputing in a fresh data directory"):
             _, _, diffs = bundles.recompute(bundle_file)
-    except Exception as e:  # noqa: BLE001
-        _fail(e)
+    except Exception as e:  # noqa: BLE001 - a refused bundle exits 2, a failed recomputation 1
+        _fail(e, refused=(ValueError,))
     table = Table(title=f"{bundle_file.name}: recorded vs recomputed")
     for col in ("product", "quantity", "recorded", "recomputed", "relative difference"):
         table.add_column(col, justify="left" if col in ("product", "quantity") else "right")

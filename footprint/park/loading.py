@@ -81,6 +81,7 @@ INSTRUMENTS = ("GEC", "I-REC", "PPA", "direct-line")
 UNLOCODE = re.compile(r"^[A-Z]{2} ?[A-Z2-9]{3}$")
 REQUIRED_TABLES = ("facilities", "outputs", "inputs")
 TABLE_NAMES = (*COLUMNS, *TABLES_2)
+FILE_NAMES = ("park.yaml", "park.xlsx", *(f"{name}.csv" for name in TABLE_NAMES))  # every file the format defines
 
 
 class _Table:
@@ -263,6 +264,13 @@ def _read_park_yaml(folder: Path, chk: _Checker) -> Park | None:
         if ref is not None and not _is_factor_ref(ref):
             chk.add("park.yaml", None, key, ref, "expected factor:<code>, bg:<code> or bg:<database>:<code>")
     return park
+
+
+def park_files(folder: str | Path) -> list[Path]:
+    """The files of a park folder that ``load_park`` reads: park.yaml, then park.xlsx or else the CSV tables."""
+    folder = Path(folder)
+    tables = ["park.xlsx"] if (folder / "park.xlsx").exists() else [f"{name}.csv" for name in TABLE_NAMES]
+    return [folder / name for name in ("park.yaml", *tables) if (folder / name).is_file()]
 
 
 def _is_factor_ref(ref: str) -> bool:

@@ -62,14 +62,16 @@ def run_review(park_dir: Path, out_dir: Path, products: list[str], iterations: i
     step(f"Computing with {iterations} Monte Carlo iterations")
     solution = Solution(fg)
     results = calculate(fg, iterations, seed, solution)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    stem = out_dir / f"{park.park.id}-review"
-    bundle_path = out_dir / f"{park.park.id}-bundle.zip"
-    digest = bundle.write(park_dir, results, bundle_path, iterations, seed)
+    files = bundle.contents(park_dir, results, iterations, seed)
+    digest = bundle.digest(files)
     step("Tracing the supply chains and rendering the report")
     html, pdf = review_document.render(build(fg, solution, results, products), digest, iterations, seed, day)
-    for suffix, data in ((".html", html.encode()), (".pdf", pdf)):
-        write_atomic(stem.with_suffix(suffix), data)
+    # the bundle is written last: a failed report never leaves a bundle without its report
+    stem = out_dir / f"{park.park.id}-review"
+    bundle_path = out_dir / f"{park.park.id}-bundle.zip"
+    for path, data in ((stem.with_suffix(".html"), html.encode()), (stem.with_suffix(".pdf"), pdf),
+                       (bundle_path, bundle.pack(files))):
+        write_atomic(path, data)
     return ReviewOutput(stem.with_suffix(".html"), stem.with_suffix(".pdf"), bundle_path, digest, results)
 
 
