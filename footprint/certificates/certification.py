@@ -69,7 +69,7 @@ def certify(park: ParkData, issuer: Issuer, results: Results, out_dir: str | Pat
         raise ValueError(f"language {lang!r} is not one of {', '.join(documents.LANGS)}")
     issue_date = issue_date or date.today()
     wanted = list(dict.fromkeys(products)) or [p.product_id for p in results.products]
-    drafts = [certificates.draft(results, pid, issuer, issue_date) for pid in wanted]
+    drafts = [with_site(park, certificates.draft(results, pid, issuer, issue_date)) for pid in wanted]
     rendered = []
     for n, cert in enumerate(drafts, 1):
         step(f"Rendering {n}/{len(drafts)}: {cert.product_id}")
@@ -87,6 +87,13 @@ def summary(park: ParkData, issuer: Issuer, results: Results, out_file: str | Pa
 
     doc = certificate_document.render_summary(results, issuer, issue_date or date.today(), lang or default_lang(park))
     return write_atomic(Path(out_file), doc.pdf, None, None, doc.sha256)
+
+
+def with_site(park: ParkData, cert: certificates.Certificate) -> certificates.Certificate:
+    """The draft with its producing facility's address, when the park gives one."""
+    output = next(o for o in park.outputs if o.product_id == cert.product_id)
+    facility = next(f for f in park.facilities if f.facility_id == output.facility_id)
+    return cert.model_copy(update={"site_address": facility.address})
 
 
 def write_atomic(path: Path, data: bytes, number: str | None, product_id: str | None, sha256: str) -> Written:
@@ -120,7 +127,7 @@ def issue(park: ParkData, issuer: Issuer, results: Results, out_dir: str | Path,
     if key.demo and not issuer.demo:
         issuer = issuer.model_copy(update={"demo": True})
     wanted = list(dict.fromkeys(products)) or [p.product_id for p in results.products]
-    drafts = [certificates.draft(results, pid, issuer, issue_date) for pid in wanted]
+    drafts = [with_site(park, certificates.draft(results, pid, issuer, issue_date)) for pid in wanted]
     drafts = [d.model_copy(update={"review": reviews[d.product_id]} if reviews is not None else {"self_declared": True})
               for d in drafts]
     signer = DocumentSigner(key, tsa_url)

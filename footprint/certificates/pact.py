@@ -21,7 +21,6 @@ from footprint.registry.certificate import DRAFT, Certificate, Review
 SPEC_VERSION = "3.0.3"
 EXTENSION_SCHEMA = "urn:footprint:certificate-data:1"
 CROSS_SECTORAL_STANDARDS = ["ISO14067", "GHGP-Product", "PACT-3.0"]  # the spec's values; GB/T 24067 is on the PDF
-EXEMPTED_PERCENT = 0.0  # footprint cuts nothing off: every reported row counts (checks.py, "exemptions")
 
 # park unit -> (PACT declaredUnitOfMeasurement, how many of it one park unit is, kg per park unit if a mass)
 UNITS: dict[str, tuple[str, float, float | None]] = {
@@ -75,37 +74,49 @@ def results_of(results: Results, product: ProductResult) -> Results:
 
 def product_footprint(results: Results, product: ProductResult, certificate: Certificate,
                       country: str | None = None, region: str | None = None) -> dict[str, Any]:
-    """The ProductFootprint of one product; ``extensions[0].data`` holds footprint's own data."""
+    """The ProductFootprint of one product; ``extensions[0].data`` holds footprint's own data.
+
+    Every SHALL field is written. BIO fields follow the spec's rule: a value where it applies, 0 where it
+    does not apply, absent where it is unknown (carbon contents and uptake the park did not declare).
+    Two SHALL fields have no "unknown": an undeclared fossil carbon content is written as 0, and
+    without declared uptake ``pcfIncludingBiogenicUptake`` equals the excluding value; ``comment`` says so.
+    """
     pact_unit, unit_amount, mass = declared_unit(product)
     luc_removal = product.luc < 0
+    excluding = product.total + product.biogenic_co2  # PACT: biogenic CO2 counted at GWP 1
+    uptake = product.biogenic_uptake
     pcf: dict[str, Any] = {
         "declaredUnitOfMeasurement": pact_unit,
         "declaredUnitAmount": unit_amount,
         "productMassPerDeclaredUnit": mass,
         "referencePeriodStart": _dt(results.period.start),
         "referencePeriodEnd": _dt(results.period.end + timedelta(days=1)),
-        "pcfExcludingBiogenicUptake": dec(product.total),
-        "pcfIncludingBiogenicUptake": dec(product.total),
+        "pcfExcludingBiogenicUptake": dec(excluding),
+        "pcfIncludingBiogenicUptake": dec(excluding - (uptake or 0.0)),
         "fossilGhgEmissions": dec(product.fossil),
-        "fossilCarbonContent": "0",
+        "fossilCarbonContent": dec(product.fossil_carbon_content or 0.0),
         "landUseChangeGhgEmissions": "0" if luc_removal else dec(product.luc),
         "biogenicNonCO2Emissions": dec(product.biogenic),
-        "ipccCharacterizationFactors": ["AR6"],
+        "ipccCharacterizationFactors": gwp_sets(product),
         "crossSectoralStandards": CROSS_SECTORAL_STANDARDS,
-        "boundaryProcessesDescription": (
-            f"Cradle-to-gate: all inputs and direct emissions reported by {product.facility} for "
-            f"{results.period.start} to {results.period.end}, with their upstream supply chains in the park "
-            f"and in the background data; no use phase, distribution or end of life."),
-        "exemptedEmissionsPercent": dec(EXEMPTED_PERCENT),
-        "exemptedEmissionsDescription": "None: every reported input and emission row is included.",
+        "boundaryProcessesDescription": boundary_text(results, product),
+        "exemptedEmissionsPercent": dec(product.exempted_percent or 0.0),
+        "exemptedEmissionsDescription": exempted_text(product),
         "allocationRulesDescription": allocation_text(product),
         "primaryDataShare": dec(product.primary_data_share * 100),
         "ccsTechnologicalCO2CaptureIncluded": False,  # the park format has no CCS or CCU rows
     }
+    if product.biogenic_carbon_content is not None:
+        pcf["biogenicCarbonContent"] = dec(product.biogenic_carbon_content)
+    if uptake is not None:
+        pcf["biogenicCO2Uptake"] = dec(-uptake)
     packaging = [c for c in product.contributions_by_category if c.key == "packaging"]
     pcf["packagingEmissionsIncluded"] = bool(packaging)
     if packaging:
         pcf["packagingGhgEmissions"] = dec(max(0.0, packaging[0].total))
+    if product.dqi is not None:
+        pcf["dqi"] = {"technologicalDQR": dec(product.dqi.ter), "geographicalDQR": dec(product.dqi.ger),
+                      "temporalDQR": dec(product.dqi.tir)}
     if luc_removal:
         pcf["landManagementBiogenicCO2Removals"] = dec(product.luc)
     if region and country and region.startswith(f"{country}-"):  # PACT: one geography, the most specific
@@ -130,8 +141,7 @@ def product_footprint(results: Results, product: ProductResult, certificate: Cer
         "productDescription": " / ".join(n for n in (product.name_zh, product.name) if n),
         "productIds": [_urn(domain, "product-id", results.park, product.product_id)],
         "productNameCompany": product.name,
-        "comment": f"{status_text(certificate)} Fossil and biogenic carbon content and biogenic CO2 uptake are "
-                   f"not assessed (reported as 0).",
+        "comment": " ".join([status_text(certificate), *not_assessed(product)]),
         "pcf": pcf,
         "extensions": [{
             "specVersion": "2.0.0",
@@ -182,18 +192,73 @@ def registry_footprint(issued: str, status: str) -> dict[str, Any]:
     return footprint
 
 
+def not_assessed(product: ProductResult) -> list[str]:
+    """Sentences for the comment: what the park did not declare, and how PACT's SHALL fields carry it."""
+    out = []
+    if product.fossil_carbon_content is None:
+        out.append("Fossil carbon content not assessed: fossilCarbonContent is 0 only because PACT requires a value.")
+    if product.biogenic_carbon_content is None:
+        out.append("Biogenic carbon content not assessed (absent).")
+    if product.biogenic_uptake is None:
+        out.append("Biogenic CO2 uptake not assessed: pcfIncludingBiogenicUptake equals pcfExcludingBiogenicUptake.")
+    if product.exempted_percent is None:
+        out.append("No exclusions declared: exemptedEmissionsPercent is 0 only because PACT requires a value.")
+    if "unknown" in product.gwp_sets:
+        out.append("Some factor rows do not state their IPCC GWP set (unknown).")
+    return out
+
+
+def gwp_sets(product: ProductResult) -> list[str]:
+    """The IPCC assessment reports whose GWPs contribute (results' ``gwp_sets``; AR6, the IPCC 2021
+    method's, when the results name none). ``unknown`` has no PACT value: the comment states it."""
+    return sorted({s for s in product.gwp_sets if s != "unknown"}, key=lambda s: int(s[2:])) or ["AR6"]
+
+
+def boundary_text(results: Results, product: ProductResult) -> str:
+    """The processes in the footprint, and the declared exclusions by name."""
+    included = ", ".join(c.label for c in product.contributions_by_category) or "none"
+    text = (f"Partial carbon footprint, cradle-to-gate: all inputs and direct emissions reported by the park's "
+            f"facilities in the product's supply chain for {results.period.start} to {results.period.end}, with "
+            f"their upstream supply chains in the background data (categories: {included}); no distribution, "
+            f"use or end of life.")
+    if product.exempted_items:
+        items = "; ".join(f"{i.item} ({i.facility_id}, estimated {i.per_unit:.3g} kg CO2e per declared unit, "
+                          f"{i.basis})" for i in product.exempted_items)
+        text += f" Excluded (cut-off, estimated): {items}."
+    return text
+
+
+def exempted_text(product: ProductResult) -> str:
+    if product.exempted_percent is None:
+        return "No exclusions declared; the exempted share was not assessed."
+    if not product.exempted_items:
+        return "No emissions exempted."
+    return "; ".join(f"{i.item} at {i.facility_id}: {i.basis} (source: {i.source})" for i in product.exempted_items)
+
+
 def allocation_text(product: ProductResult) -> str:
+    """The product's own allocation and every allocation upstream that moves more than 1 % of its total."""
     a = product.allocation
-    if a.basis == "single output":
-        return "No allocation: the facility has a single output."
-    return (f"{a.basis} allocation: this product carries {a.share:.6g} of its facility's inputs and emissions "
-            f"(ISO 14067 6.4.6).")
+    own = ("No allocation at the producing facility (single output)." if a.basis == "single output" else
+           f"{a.basis} allocation at the producing facility: this product carries {a.share:.6g} of its inputs "
+           f"and emissions (ISO 14067 6.4.6).")
+    chain = [f"{d.facility} ({d.facility_id}): {d.basis}, shares "
+             + ", ".join(f"{pid} {share:.4g}" for pid, share in d.shares.items())
+             + f", moving {d.moved_share * 100:.1f} % of this product's footprint"
+             + (f"; reason: {d.reason}" if d.reason else "")
+             for d in product.allocations]
+    return own + (" Allocations in the supply chain: " + "; ".join(chain) + "." if chain else "")
 
 
 def secondary_sources(results: Results, product: ProductResult) -> list[dict[str, str]]:
-    """Background databases the product depends on, with their version labels."""
-    out = []
+    """The publications of the background datasets the product draws on, each with its database's version
+    label, and the park's own factors.csv; databases whose datasets are not itemised, by name."""
+    out: dict[tuple[str, str], None] = {}
+    itemised = {d.database for d in product.background_datasets}
+    for d in product.background_datasets:
+        out[(d.publication, f"{d.database} {results.databases.get(d.database, 'unversioned')}")] = None
     for name in product.background:
         key = f"park:{results.park}" if name == "park factors.csv" else name
-        out.append({"name": name, "version": results.databases.get(key, "unversioned")})
-    return out
+        if key not in itemised:
+            out[(name, results.databases.get(key, "unversioned"))] = None
+    return [{"name": name, "version": version} for name, version in out]

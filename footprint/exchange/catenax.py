@@ -44,6 +44,15 @@ class CatenaXError(ValueError):
     """A PACT record that cannot become a Catena-X record without more configuration."""
 
 
+def _certificate_number(footprint: dict[str, Any]) -> str | None:
+    """The certificate number footprint's extension carries (drafts and foreign records have none)."""
+    for ext in footprint.get("extensions", []):
+        cert = ext.get("data", {}).get("certificate") if isinstance(ext.get("data"), dict) else None
+        if isinstance(cert, dict) and cert.get("status") != "draft":
+            return cert.get("number")
+    return None
+
+
 def _num(text: str | None) -> float | None:
     return None if text is None else float(text)
 
@@ -165,7 +174,7 @@ def pcf_record(footprint: dict[str, Any], bpnl: str, region: str | None = None) 
         attestation = {"attestationType": "PCF Verification",
                        "standardName": verification.get("standardName", ""),
                        "attestationStandard": verification.get("standardName", ""),
-                       "attestationOfConformanceId": footprint["id"],
+                       "attestationOfConformanceId": _certificate_number(footprint) or footprint["id"],
                        "providerName": verification.get("providerName", "")}
         _put(attestation, "completedAt", verification.get("completedAt"))
         record["attestationOfConformance"] = [attestation]

@@ -53,6 +53,7 @@ class Certificate(BaseModel):
     self_declared: bool = False  # issued without a third-party review; the certificate says so
     review: Review | None = None
     supersedes: tuple[str, ...] = ()  # numbers of the earlier certificates of this product, newest first
+    site_address: str | None = None  # the producing facility's address (facilities.csv, format 2)
 
 
 def valid_until(period: Period, issuer: Issuer, issue_date: date) -> date:
