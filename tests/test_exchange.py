@@ -178,3 +178,39 @@ def test_reissue_names_the_predecessor_and_registry_export_deprecates_it(park_di
                         pact.footprint_id(third.record.number): "Active"}
     for fp in footprints:
         assert not pact_errors(fp)
+
+
+@needs_catenax
+def test_catenax_record_of_a_verified_certificate_carries_the_attestation(park_dir):
+    import jsonschema
+
+    from footprint.certificates import certification, pact
+    from footprint.exchange import catenax
+    from footprint.registry import statement as statements
+    from footprint.registry.certificate import Review
+
+    park, issuer, results = certification.prepare(park_dir, ISSUER)
+    st = statements.load(ROOT / "inventories" / "demo-statement.yaml")
+    cert = certification.certificates.draft(results, "profile", issuer, date(2026, 3, 1)).model_copy(update={
+        "number": "DEMO-PCF-X-2026-00007-Q", "status": "active", "supersedes": ("DEMO-PCF-X-2026-00006-S",),
+        "review": Review(reviewer="Li Wei", decided_at="2026-02-20T08:00:00+00:00", bundle_sha256="cd" * 32,
+                         comment="ok", statement=st)})
+    record = catenax.pcf_record(pact.product_footprint(results, results.product("profile"), cert, "CN", None),
+                                "BPNL000000000DWF")
+    schema = json.loads(CATENAX_SCHEMA.read_text(encoding="utf-8"))
+    assert not list(jsonschema.Draft4Validator(schema).iter_errors(record))
+    (attestation,) = record["attestationOfConformance"]
+    assert attestation == {"attestationType": "PCF Verification", "standardName": "ISO 14064-3:2019",
+                           "attestationStandard": "ISO 14064-3:2019",
+                           "attestationOfConformanceId": "DEMO-PCF-X-2026-00007-Q", "providerName": st.verifier,
+                           "completedAt": "2026-02-20T08:00:00Z"}
+    ident = record["pcfAssessmentAndMethodology"][0]["pcfAssessmentInformation"][0]["idAndVersion"][0]
+    assert ident["version"] == 1 and ident["precedingPfIds"] == [{"id": pact.footprint_id("DEMO-PCF-X-2026-00006-S")}]
+    assert record["pcfAssessmentAndMethodology"][0]["verificationAndCertificationShares"] == \
+        [{"productVerificationShare3rdParty": 100}]
+    geography = record["pcfAssessmentAndMethodology"][0]["pcfAssessmentInformation"][0]["geography"]
+    assert geography == [{"geographyRegionOrSubregion": "Eastern Asia", "geographyCountry": "CN"}]
+    other = pact.product_footprint(results, results.product("profile"), cert, "ZW", None)
+    with pytest.raises(catenax.CatenaXError, match="no UN M49 region known for country 'ZW'"):
+        catenax.pcf_record(other, "BPNL000000000DWF")
+    assert catenax.pcf_record(other, "BPNL000000000DWF", "Sub-Saharan Africa")
