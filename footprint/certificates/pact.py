@@ -30,7 +30,6 @@ UNITS: dict[str, tuple[str, float, float | None]] = {
     "L": ("liter", 1, None), "m3": ("cubic meter", 1, None), "piece": ("piece", 1, None),
     "tkm": ("ton kilometer", 1, None),
 }
-ENERGY_OR_SERVICE = {"kilowatt hour", "megajoule", "ton kilometer"}
 
 
 def dec(x: float) -> str:
