@@ -113,7 +113,7 @@ def test_reviewed_cnca_certificate_states_every_element(declared, lang, tmp_path
         f"{'生物源碳' if zh else 'biogenic'}: {sig3(BIOGENIC_C)} kg C",
         f"{'化石碳' if zh else 'fossil'}: {'未评估' if zh else 'not assessed'}")
     # exempted share with its item
-    has(text, pct(EXEMPTED_PER_UNIT / (excluding + EXEMPTED_PER_UNIT)), "anodizing chemicals (mill)",
+    has(text, sig3(EXEMPTED_PER_UNIT / (excluding + EXEMPTED_PER_UNIT) * 100) + "%", "anodizing chemicals (mill)",
         sig3(EXEMPTED_PER_UNIT), "SDS mass x 2 kg CO2e/kg")
     # electricity: the stated method and both results
     has(text, "基于市场" if zh else "market-based", sig3(p.total + 0.42), sig3(p.total))

@@ -144,7 +144,7 @@ def certificate_context(results: Results, certificate: Certificate, lang: str, d
         "allocations": [{"d": d, "moved": numbers.percent(d.moved_share),
                          "shares": ", ".join(f"{pid} {numbers.percent(x)}" for pid, x in d.shares.items())}
                         for d in p.allocations],
-        "exempted": numbers.percent(p.exempted_percent / 100) if p.exempted_percent is not None else None,
+        "exempted": numbers.small_percent(p.exempted_percent / 100) if p.exempted_percent is not None else None,
         "exempted_items": [{"i": i, "per_unit": numbers.sig(i.per_unit)} for i in p.exempted_items],
         "biogenic_co2": numbers.part(p.biogenic_co2, p.total),
         "uptake": numbers.sig(p.biogenic_uptake) if p.biogenic_uptake is not None else None,

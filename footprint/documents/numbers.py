@@ -12,7 +12,8 @@ SIG_FIGS = 3
 
 CATEGORY_ZH = {
     "electricity": "电力", "heat and steam": "热力与蒸汽", "fuels": "燃料", "materials": "原材料",
-    "transport": "运输", "direct emissions": "直接排放",
+    "transport": "运输", "direct emissions": "直接排放", "packaging": "包装", "water": "水",
+    "waste treatment": "废物处理", "services": "服务",
 }
 DATA_TYPE_ZH = {"primary": "初级数据", "secondary": "次级数据"}
 ASSURANCE_ZH = {"limited": "有限保证", "reasonable": "合理保证"}
@@ -50,6 +51,11 @@ def quantity(x: float) -> str:
 
 def percent(fraction: float, places: int = 1) -> str:
     return f"{fraction * 100:.{places}f}%"
+
+
+def small_percent(fraction: float) -> str:
+    """A share that must not round to 0 when it is not 0 (an exempted share): 3 significant figures."""
+    return sig(fraction * 100) + "%"
 
 
 def allocation(basis: str, share: float) -> tuple[str, str]:
