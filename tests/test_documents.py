@@ -218,7 +218,7 @@ def test_qr_code_carries_number_and_data_hash(certificates):
     image = doc[0].render(scale=100 / 72).to_pil()  # 100 dpi
     doc.close()
     payloads = [r.text for r in zxingcpp.read_barcodes(image)]
-    assert payloads == [f"https://verify.example.org/pcf?no={number}&sha256={hashlib.sha256(data).hexdigest()}"]
+    assert payloads == [f"https://verify.example.org/verify/{number}#sha256={hashlib.sha256(data).hexdigest()}"]
 
 
 # ---- PDF/A, fonts, size, determinism ----------------------------------------------------------

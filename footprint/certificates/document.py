@@ -63,10 +63,12 @@ def render_summary(results: Results, issuer: Issuer, issue_date: date, lang: str
 
 
 def qr_payload(certificate: Certificate, digest: str) -> str:
-    """Certificate number and data SHA-256; as a status-check link when the issuer has one."""
+    """Certificate number and data SHA-256; as the link a phone opens when the issuer has a verification
+    page (``footprint serve``'s ``/verify``): ``<url>/<number>#sha256=<digest>``. The hash sits in the
+    fragment, which a browser keeps to itself: the page compares it with the registry's."""
     url = certificate.issuer.verification_url
     if url:
-        return f"{url}?no={certificate.number}&sha256={digest}"
+        return f"{url.rstrip('/')}/{certificate.number}#sha256={digest}"
     return f"urn:footprint:certificate:{certificate.number}:sha256:{digest}"
 
 

@@ -92,7 +92,8 @@ def qr_payloads(pdf: bytes, dpi: int = 200) -> list[str]:
 
 
 def parse_payload(payload: str) -> tuple[str | None, str | None]:
-    """(certificate number, SHA-256) in a QR payload (``urn:footprint:certificate:N:sha256:H`` or a URL)."""
+    """(certificate number, SHA-256) in a QR payload: ``urn:footprint:certificate:N:sha256:H``, a verification
+    link ``https://…/N#sha256=H``, or the older ``https://…?no=N&sha256=H``."""
     from urllib.parse import parse_qs, urlparse
 
     digest = _SHA.search(payload)
@@ -100,7 +101,8 @@ def parse_payload(payload: str) -> tuple[str | None, str | None]:
     if payload.startswith("urn:footprint:certificate:"):
         number = payload.split(":")[3]
     elif "://" in payload:
-        number = (parse_qs(urlparse(payload).query).get("no") or [None])[0]
+        url = urlparse(payload)
+        number = (parse_qs(url.query).get("no") or [None])[0] or url.path.rstrip("/").rpartition("/")[2] or None
     return number, digest.group(0).lower() if digest else None
 
 

@@ -604,6 +604,9 @@ from footprint.cli import export as _export  # noqa: E402, F401 - registers foot
 from footprint.cli import surveillance as _surveillance  # noqa: E402, F401 - registers surveillance, registry due
 
 app.add_typer(_batch.app, name="batch")
+from footprint.cli import serve as _serve  # noqa: E402 - registers its commands on the app defined above
+
+_serve.register(app)
 
 
 def run() -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Boolean, DateTime, Float, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, DateTime, Float, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 #: status vocabulary of accreditation bodies (ISO/IEC 17065 practice); ``withdrawn`` is a revocation
@@ -87,3 +87,61 @@ class AuditEntry(Base):
     detail: Mapped[str] = mapped_column(Text)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class CertificateCopy(Base):
+    """The registry's copy of an issued certificate: signed PDF and embedded ProductFootprint (copies.py)."""
+
+    __tablename__ = "certificate_copies"
+
+    number: Mapped[str] = mapped_column(String(64), primary_key=True)
+    footprint_id: Mapped[str] = mapped_column(String(36), index=True)
+    pdf: Mapped[bytes] = mapped_column(LargeBinary)
+    data: Mapped[str] = mapped_column(Text)
+
+
+class ApiClient(Base):
+    """A PACT API client: OAuth2 client id and the Argon2id hash of its secret (api_clients.py)."""
+
+    __tablename__ = "api_clients"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(128), unique=True)
+    secret_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class AccessToken(Base):
+    """An access token issued by /auth/token, kept as its SHA-256 (api_clients.py)."""
+
+    __tablename__ = "access_tokens"
+
+    token_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(128), index=True)
+    issued_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class PactEvent(Base):
+    """A CloudEvent received on /3/events and, for a request, the reply owed and its delivery (pact_events.py)."""
+
+    __tablename__ = "pact_events"
+    __table_args__ = (UniqueConstraint("client_id", "source", "event_id", name="uq_pact_events_origin"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(128))
+    event_id: Mapped[str] = mapped_column(String(256))
+    source: Mapped[str] = mapped_column(String(2048))
+    type: Mapped[str] = mapped_column(String(128))
+    received_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    body: Mapped[str] = mapped_column(Text)
+    reply_source: Mapped[str] = mapped_column(String(2048))
+    state: Mapped[str] = mapped_column(String(16), index=True)  # received, pending, delivered, abandoned
+    reply: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    lease_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    lease_owner: Mapped[str | None] = mapped_column(String(36))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    delivered_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
