@@ -104,6 +104,9 @@ class Issued:
                     rows = [dict(r._mapping) for r in src.execute(table.select())]
                     if rows:
                         dst.execute(table.insert(), rows)
+                    if rows and "id" in table.c and target.dialect == "postgresql":  # copied ids: move the sequence on
+                        dst.execute(text(f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
+                                         f"(SELECT max(id) FROM {table.name}))"))
         return Issued(url, self.out, self.numbers, self.files, self._embedded)
 
 

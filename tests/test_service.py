@@ -160,9 +160,10 @@ def test_missing_bad_expired_and_revoked_tokens_on_every_path(client, issued):
 
 
 def test_api_client_add_and_revoke_are_audited(issued):
+    name = f"audited-{uuid.uuid4().hex[:8]}"
     with Registry(issued.url) as registry:
-        api_clients.add(registry, "audited-client", SECRET)
-        api_clients.revoke(registry, "audited-client")
+        api_clients.add(registry, name, SECRET)
+        api_clients.revoke(registry, name)
         report = registry.audit_report()
         from sqlalchemy import select
 
@@ -170,9 +171,9 @@ def test_api_client_add_and_revoke_are_audited(issued):
 
         with registry.read() as s:
             actions = [(e.action, e.subject) for e in s.execute(select(AuditEntry)).scalars()]
-            stored = s.execute(select(ApiClient.secret_hash).where(ApiClient.client_id == "audited-client")).scalar()
+            stored = s.execute(select(ApiClient.secret_hash).where(ApiClient.client_id == name)).scalar()
             tokens = list(s.execute(select(AccessToken.token_sha256)).scalars())
-    assert ("api-client-add", "audited-client") in actions and ("api-client-revoke", "audited-client") in actions
+    assert ("api-client-add", name) in actions and ("api-client-revoke", name) in actions
     assert report.ok, report.problems
     assert stored.startswith("$argon2id$") and SECRET not in stored
     assert all(re.fullmatch(r"[0-9a-f]{64}", t) for t in tokens)  # tokens kept only as SHA-256

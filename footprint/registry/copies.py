@@ -15,15 +15,16 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from footprint.registry.records import Record, Registry, RegistryError, record_of
+from footprint.registry.records import Registry, RegistryError
 from footprint.registry.schema import Certificate, CertificateCopy
 
 
 @dataclass(frozen=True)
 class Listed:
-    """A certificate that has a copy, with the PACT id of its footprint."""
+    """A certificate that has a copy: its number, registry status and the PACT id of its footprint."""
 
-    record: Record
+    number: str
+    status: str
     footprint_id: str
 
 
@@ -39,12 +40,12 @@ def add(session: Session, number: str, pdf: bytes, data: bytes, pdf_sha256: str,
 
 
 def listing(registry: Registry) -> list[Listed]:
-    """Every certificate with a copy, in issue order (stable for pagination)."""
+    """Every certificate with a copy, in issue order (stable for pagination); a light query, run per request."""
     with registry.read() as s:
-        rows = s.execute(select(Certificate, CertificateCopy.footprint_id)
+        rows = s.execute(select(Certificate.number, Certificate.status, CertificateCopy.footprint_id)
                          .join(CertificateCopy, CertificateCopy.number == Certificate.number)
                          .order_by(Certificate.id)).all()
-        return [Listed(record_of(c), fid) for c, fid in rows]
+    return [Listed(*row) for row in rows]
 
 
 def data(registry: Registry, numbers: list[str]) -> dict[str, dict]:

@@ -97,7 +97,7 @@ class Sender:
         reply = due.reply
         if reply is None:
             event = pact_host.parse_event(due.request)
-            footprints = [pf for _, pf in await asyncio.to_thread(self.service.footprints)]
+            footprints = [s.footprint for s in await asyncio.to_thread(self.service.footprints)]
             computed = pact_host.reply(event.id, event.criteria, footprints, due.reply_source)  # type: ignore[arg-type]
             reply = await asyncio.to_thread(pact_events.set_reply, registry, due, computed)
         try:

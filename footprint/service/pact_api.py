@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import datetime as dt
 import json
 import threading
 from dataclasses import dataclass, field
@@ -30,27 +29,39 @@ router = APIRouter()
 JSON_TYPES = ("application/json", "application/cloudevents+json")
 
 
+@dataclass(frozen=True)
+class Served:
+    """One footprint as served now, parsed (for filtering) and serialised (for the response)."""
+
+    footprint_id: str
+    footprint: dict
+    body: bytes
+
+
 @dataclass
 class Service:
-    """Per-process state: settings, the registry, and the issued footprints parsed once each."""
+    """Per-process state: settings, the registry, and each issued footprint parsed and serialised once
+    per PACT status (the data never changes; only the status does, read from the registry per request)."""
 
     settings: Settings
     registry: Registry
     sender: Any = None  # callbacks.Sender, set by the app's lifespan
-    _cache: dict[str, dict] = field(default_factory=dict)
+    _served: dict[tuple[str, str], Served] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def footprints(self, now: dt.datetime | None = None) -> list[tuple[copies.Listed, dict]]:
-        """Every served footprint (issue order) with its certificate, status as the registry says now."""
+    def footprints(self) -> list[Served]:
+        """Every served footprint in issue order, with the status the registry gives it now."""
         listed = copies.listing(self.registry)
-        missing = [item.record.number for item in listed if item.record.number not in self._cache]
+        keys = [(item.number, pact_host.pact_status(item.status)) for item in listed]
+        missing = [key for key in keys if key not in self._served]
         if missing:
-            found = copies.data(self.registry, missing)
+            data = copies.data(self.registry, list({number for number, _ in missing}))
             with self._lock:
-                self._cache.update(found)
-        now = now or dt.datetime.now(dt.UTC)
-        return [(item, pact_host.served(self._cache[item.record.number], item.record.status_at(now)))
-                for item in listed]
+                for item, key in zip(listed, keys):
+                    if key in missing:
+                        pf = pact_host.served(data[item.number], item.status)
+                        self._served[key] = Served(item.footprint_id, pf, json.dumps(pf, ensure_ascii=False).encode())
+        return [self._served[key] for key in keys]
 
 
 def service(request: Request) -> Service:
@@ -158,7 +169,7 @@ def list_footprints(request: Request, svc: ServiceDep, _client: ClientDep) -> Re
         criteria = pact_host.Criteria.parse(values)
     except pact_host.BadRequest as e:
         raise ApiError(400, "BadRequest", str(e)) from None
-    matches = [pf for _, pf in svc.footprints() if criteria.matches(pf)]
+    matches = [s for s in svc.footprints() if criteria.matches(s.footprint)]
     size = min(limit or svc.settings.max_page, svc.settings.max_page)
     page = matches[offset:offset + size]
     headers = {}
@@ -166,16 +177,17 @@ def list_footprints(request: Request, svc: ServiceDep, _client: ClientDep) -> Re
         kept = [(k, v) for k, v in request.query_params.multi_items() if k.lower() not in ("limit", "offset")]
         query = urlencode([*kept, ("limit", str(size)), ("offset", str(offset + size))])
         headers["Link"] = f'<{request.url.replace(query=query)}>; rel="next"'
-    return Response(json.dumps({"data": page}, ensure_ascii=False), media_type="application/json", headers=headers)
+    body = b'{"data":[' + b",".join(s.body for s in page) + b"]}"
+    return Response(body, media_type="application/json", headers=headers)
 
 
 @router.get("/3/footprints/{footprint_id}")
 def get_footprint(footprint_id: str, svc: ServiceDep, _client: ClientDep) -> Response:
     """GetFootprint: one footprint by its id (deprecated ones too, with status Deprecated)."""
     wanted = footprint_id.strip().lower()
-    for item, pf in svc.footprints():
-        if item.footprint_id == wanted:
-            return Response(json.dumps({"data": pf}, ensure_ascii=False), media_type="application/json")
+    for served in svc.footprints():
+        if served.footprint_id == wanted:
+            return Response(b'{"data":' + served.body + b"}", media_type="application/json")
     raise ApiError(404, "NotFound", f"no product footprint with id {footprint_id[:64]!r}")
 
 
