@@ -84,6 +84,8 @@ def test_numbers_have_a_check_character_that_catches_typos():
 
 
 def test_schema_is_migrated_by_alembic_and_reopening_is_a_no_op(registry, url):
+    from footprint.registry.records import _head_revision
+
     with registry.engine.connect() as conn:
         assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == _head_revision()
     Registry(url).close()
@@ -224,3 +226,21 @@ def test_concurrent_processes_get_unique_numbers(url, tmp_path):
         report = registry.audit_report()
         assert report.ok and report.entries == PROCESSES * EACH
     assert len(list((tmp_path / "out").glob("*.pdf"))) == PROCESSES * EACH
+
+
+def test_a_registry_of_revision_0001_is_upgraded_on_opening(url):
+    from alembic import command
+    from sqlalchemy import inspect
+
+    from footprint.registry.records import _engine, _head_revision, _migrations_config
+
+    engine = _engine(url)
+    with engine.begin() as conn:
+        command.upgrade(_migrations_config(conn), "0001")
+    assert "certificate_copies" not in inspect(engine).get_table_names()
+    engine.dispose()
+    with Registry(url) as registry:
+        tables = set(inspect(registry.engine).get_table_names())
+        with registry.engine.connect() as conn:
+            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == _head_revision()
+    assert {"certificate_copies", "api_clients", "access_tokens", "pact_events"} <= tables
