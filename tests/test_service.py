@@ -541,3 +541,14 @@ def test_upload_runs_the_checks_of_verify(client, issued):
     assert r.status_code == 413
     form = client.get("/verify?lang=zh")
     assert form.status_code == 200 and 'enctype="multipart/form-data"' in form.text and "验证" in form.text
+
+
+def test_verify_reads_every_qr_form():
+    from footprint.certificates.verification import parse_payload
+
+    digest = "ab" * 32
+    number = "DEMO-PCF-DEMO-PARK-2026-00005-G"
+    for payload in (f"https://verify.example.org/verify/{number}#sha256={digest}",  # this link
+                    f"https://verify.example.org/pcf?no={number}&sha256={digest}",  # certificates issued before
+                    f"urn:footprint:certificate:{number}:sha256:{digest}"):  # no verification_url
+        assert parse_payload(payload) == (number, digest)
