@@ -4,7 +4,8 @@ Two small parks are computed once; each registry (SQLite, PostgreSQL) gets the s
 certificates through the real issuing path (render, sign, record with the registry's copy):
 
     park A (CN, CN-JS): power, profile (issued 2026-03-01), profile again (2026-03-02, supersedes)
-    park B (DE, 2-year validity): ingot, billet (2026-03-01); billet then withdrawn
+    park B (DE, scheme cnca-2025: 2 years from issue, surveillance after 12 months): ingot, billet
+        (2026-03-01); billet then withdrawn
 """
 
 from __future__ import annotations
@@ -69,8 +70,8 @@ def compute_parks(folder: Path) -> dict:
         inputs=[{"facility_id": "smelter", "ref": "factor:alumina", "amount": 30, "unit": "t"}],
         factors=[{"code": "alumina", "unit": "kg", "fossil": 1.2}])
     issuer_b = folder / "issuer-b.yaml"
-    issuer_b.write_text(yaml.safe_dump({**yaml.safe_load(ISSUER.read_text(encoding="utf-8")), "validity_years": 2}),
-                        encoding="utf-8")
+    issuer = {k: v for k, v in yaml.safe_load(ISSUER.read_text(encoding="utf-8")).items() if k != "validity_years"}
+    issuer_b.write_text(yaml.safe_dump({**issuer, "scheme": "cnca-2025"}), encoding="utf-8")
     return {"a": prepare(a, ISSUER), "b": prepare(b, issuer_b)}
 
 

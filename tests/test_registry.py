@@ -84,8 +84,6 @@ def test_numbers_have_a_check_character_that_catches_typos():
 
 
 def test_schema_is_migrated_by_alembic_and_reopening_is_a_no_op(registry, url):
-    from footprint.registry.records import _head_revision
-
     with registry.engine.connect() as conn:
         assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == _head_revision()
     Registry(url).close()
@@ -232,7 +230,7 @@ def test_a_registry_of_revision_0001_is_upgraded_on_opening(url):
     from alembic import command
     from sqlalchemy import inspect
 
-    from footprint.registry.records import _engine, _head_revision, _migrations_config
+    from footprint.registry.records import _engine, _migrations_config
 
     engine = _engine(url)
     with engine.begin() as conn:

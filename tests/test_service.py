@@ -469,7 +469,7 @@ def test_verification_page_and_json(client, issued):
     total = float(pf["pcf"]["pcfExcludingBiogenicUptake"])
     for text in (number, ">\n  Valid</span>", "Product profile", "Suzhou Profile Co.", f"{numbers.sig(total)} kg CO",
                  "2026-03-02 – 2028-12-31", "Demo Product Carbon Footprint Certification Centre",
-                 "No surveillance is recorded", "DEMO certificate", "all passed", "Self-declared"):
+                 "The scheme has no surveillance", "DEMO certificate", "all passed", "Self-declared"):
         assert text in html, text
     for check in ("signature", "coverage", "signer", "data", "file", "status"):
         assert re.search(rf'class="pass">PASS</span>\s*{check}</th>', html), check
@@ -487,6 +487,9 @@ def test_verification_page_and_json(client, issued):
     assert old["registry_copy"]["valid"] is False  # verify's status check fails for a superseded certificate
     withdrawn = client.get(f"/verify/{issued.numbers['b-billet']}?lang=en").text
     assert "Withdrawn (revoked)" in withdrawn and "test: withdrawn" in withdrawn
+    ingot = client.get(f"/verify/{issued.numbers['b-ingot']}?lang=en").text  # cnca-2025: surveillance 12 months on
+    assert "Next surveillance due 2027-03-01" in ingot and "2026-03-01 – 2028-02-29" in ingot
+    assert "CNCA General Implementation Rules" in ingot
 
 
 def test_unknown_and_mistyped_numbers(client, issued):

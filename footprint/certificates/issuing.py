@@ -34,7 +34,6 @@ class Document:
     data_sha256: str
     box: SignatureBox | None
     facts: dict  # NewCertificate fields the registry needs: product, holder, values, period, validity
-    data: bytes | None = None  # the embedded data file, kept with the PDF as the registry's copy
 
 
 @dataclass(frozen=True)
@@ -89,7 +88,7 @@ def issue(registry: Registry, signer: DocumentSigner, park: str, out_dir: Path,
         cert = NewCertificate(data_sha256=doc.data_sha256, pdf_sha256=digest, file_name=path.name,
                               signer=signer.key.holder, signer_fingerprint=signer.key.fingerprint,
                               signature_level=signer.level, demo=signer.key.demo, **facts)
-        record = registry.record(reservation, cert, copy=(signed, doc.data) if doc.data is not None else None)
+        record = registry.record(reservation, cert, copy=signed)
         return Issued(record, path, digest)
     except BaseException as e:
         if written is not None:

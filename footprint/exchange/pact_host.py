@@ -1,9 +1,8 @@
 """What a PACT v3 host serves: the registry's footprints, the spec's filters, and event replies.
 
-The footprints are the ProductFootprints embedded in the issued certificates, byte for byte as
-issued, except ``status``: a certificate that was superseded, withdrawn or is suspended is served
-as ``Deprecated`` (PACT knows only Active and Deprecated; a suspended certificate must not be used
-until it is reinstated, when it is served as ``Active`` again).
+The footprints are the ProductFootprints embedded in the issued certificates, as issued, except
+``status`` (``certificates.pact.registry_footprint``: Active while the certificate is active, else
+Deprecated).
 
 Filters follow the spec's ListFootprints rules: several values of one criterion are OR, different
 criteria AND; ids, geographies, classifications and the status match case-insensitively; a value
@@ -30,25 +29,12 @@ EVENT_TYPES = {
 LIST_CRITERIA = ("productId", "companyId", "geography", "classification")
 TIME_CRITERIA = ("validOn", "validAfter", "validBefore")
 CRITERIA = (*LIST_CRITERIA, *TIME_CRITERIA, "status")
-ACTIVE_STATUSES = ("active", "expired", "not yet valid")  # expired/not yet valid: the validity period says so
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 MAX_VALUES = 100  # values of one criterion: more is refused rather than scanned
 
 
 class BadRequest(ValueError):
     """Input a PACT host must refuse with 400 BadRequest; the message says what was expected."""
-
-
-def pact_status(registry_status: str) -> str:
-    """PACT status of a certificate's footprint from the registry status (see the module doc)."""
-    return "Active" if registry_status in ACTIVE_STATUSES else "Deprecated"
-
-
-def served(footprint: Mapping[str, Any], registry_status: str) -> dict[str, Any]:
-    """The footprint as issued, with the status the registry gives it now."""
-    out = dict(footprint)
-    out["status"] = pact_status(registry_status)
-    return out
 
 
 def parse_time(text: str, name: str) -> dt.datetime:

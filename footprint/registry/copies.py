@@ -1,59 +1,59 @@
-"""The registry's own copy of each issued certificate: the signed PDF and its embedded data file.
+"""The registry's own copy of each issued certificate's signed PDF, and the footprints it serves.
 
-Kept in the database (not only as files in an output folder) so that every server process,
-wherever it runs, can serve the ProductFootprints and check the signature of the copy on the
-public verification page. The copy is written in the same transaction as the certificate's row;
-its hashes are the ones the row records, so the copy is the document that was issued.
+The PDF is kept in the database (not only as a file in an output folder) so that every server
+process, wherever it runs, can check the signature of the copy on the public verification page.
+It is written in the same transaction as the certificate's row, after checking that its hash is
+the one the row records. The ProductFootprints themselves are the rows' ``pact_json``.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
-import json
 from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from footprint.registry.records import Registry, RegistryError
+from footprint.registry.records import Record, Registry, RegistryError, _iso
 from footprint.registry.schema import Certificate, CertificateCopy
 
 
 @dataclass(frozen=True)
 class Listed:
-    """A certificate that has a copy: its number, registry status and the PACT id of its footprint."""
+    """A certificate whose footprint is served: number, stored status and validity (for ``status_at``)."""
 
     number: str
     status: str
-    footprint_id: str
+    valid_from: str
+    valid_until: str
+
+    def status_at(self, now: dt.datetime | None = None) -> str:
+        """The registry's status now (``expired`` past validity): the one rule of :meth:`Record.status_at`."""
+        return Record.status_at(self, now)  # type: ignore[arg-type] - it reads only these four fields
 
 
-def add(session: Session, number: str, pdf: bytes, data: bytes, pdf_sha256: str, data_sha256: str) -> None:
+def add(session: Session, number: str, pdf: bytes, pdf_sha256: str) -> None:
     """Store the copy (inside the caller's write transaction); refuses bytes that are not the recorded ones."""
-    if hashlib.sha256(pdf).hexdigest() != pdf_sha256 or hashlib.sha256(data).hexdigest() != data_sha256:
-        raise RegistryError(f"{number}: the copy's hashes are not the certificate's")
-    try:
-        footprint_id = str(json.loads(data)["id"]).lower()
-    except (ValueError, KeyError, TypeError):
-        raise RegistryError(f"{number}: the embedded data is not a ProductFootprint with an id") from None
-    session.add(CertificateCopy(number=number, footprint_id=footprint_id, pdf=pdf, data=data.decode("utf-8")))
+    if hashlib.sha256(pdf).hexdigest() != pdf_sha256:
+        raise RegistryError(f"{number}: the copy's hash is not the certificate's")
+    session.add(CertificateCopy(number=number, pdf=pdf))
 
 
 def listing(registry: Registry) -> list[Listed]:
-    """Every certificate with a copy, in issue order (stable for pagination); a light query, run per request."""
+    """Every certificate with a ProductFootprint, in issue order (stable for pagination); a light query."""
     with registry.read() as s:
-        rows = s.execute(select(Certificate.number, Certificate.status, CertificateCopy.footprint_id)
-                         .join(CertificateCopy, CertificateCopy.number == Certificate.number)
-                         .order_by(Certificate.id)).all()
-    return [Listed(*row) for row in rows]
+        rows = s.execute(select(Certificate.number, Certificate.status, Certificate.valid_from,
+                                Certificate.valid_until)
+                         .where(Certificate.pact_json.is_not(None)).order_by(Certificate.id)).all()
+    return [Listed(n, status, _iso(start), _iso(end)) for n, status, start, end in rows]  # type: ignore[arg-type]
 
 
-def data(registry: Registry, numbers: list[str]) -> dict[str, dict]:
-    """The issued ProductFootprint of each number (parsed)."""
+def footprints(registry: Registry, numbers: list[str]) -> dict[str, str]:
+    """number → the ProductFootprint JSON as issued."""
     with registry.read() as s:
-        rows = s.execute(select(CertificateCopy.number, CertificateCopy.data)
-                         .where(CertificateCopy.number.in_(numbers))).all()
-    return {n: json.loads(d) for n, d in rows}
+        return dict(s.execute(select(Certificate.number, Certificate.pact_json)
+                              .where(Certificate.number.in_(numbers))).all())
 
 
 def pdf(registry: Registry, number: str) -> bytes | None:

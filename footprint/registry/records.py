@@ -185,8 +185,7 @@ def _parse_time(s: str) -> dt.datetime:
     return _utc(dt.datetime.fromisoformat(s))  # type: ignore[return-value]
 
 
-def record_of(c: Certificate) -> Record:
-    """The :class:`Record` of a certificate row."""
+def _record(c: Certificate) -> Record:
     return Record(
         number=c.number, park=c.park, product_id=c.product_id, product_name=c.product_name, holder=c.holder,
         unit=c.unit, total=c.total, fossil=c.fossil, biogenic=c.biogenic, luc=c.luc, data_sha256=c.data_sha256,
@@ -326,11 +325,11 @@ class Registry:
         return Reservation(format_number(park, year, seq, prefix), park, year, seq)
 
     def record(self, reservation: Reservation, cert: NewCertificate, at: dt.datetime | None = None,
-               copy: tuple[bytes, bytes] | None = None) -> Record:
+               copy: bytes | None = None) -> Record:
         """Record an issued certificate; an active one for the same product becomes ``superseded``.
 
-        ``copy`` is (signed PDF, embedded data file): the registry's own copy, stored in the same
-        transaction (:mod:`footprint.registry.copies`).
+        ``copy`` is the signed PDF: the registry's own copy, stored in the same transaction
+        (:mod:`footprint.registry.copies`).
         """
         at = _utc(at) or _now()
         with self.write() as s:
@@ -346,7 +345,7 @@ class Registry:
             if copy is not None:
                 from footprint.registry import copies
 
-                copies.add(s, reservation.number, copy[0], copy[1], cert.pdf_sha256, cert.data_sha256)
+                copies.add(s, reservation.number, copy, cert.pdf_sha256)
             for old in previous:
                 old.status, old.status_changed_at = "superseded", at
                 old.status_reason, old.superseded_by = f"superseded by {reservation.number}", reservation.number
@@ -358,7 +357,7 @@ class Registry:
                 "surveillance_due": _iso(cert.surveillance_due)}, at)
             for old in previous:
                 audit.append(s, "supersede", old.number, {"by": reservation.number}, at)
-            return record_of(row)
+            return _record(row)
 
     def void(self, number: str, reason: str) -> None:
         """Note in the audit log that a reserved number will never be issued (its issue failed)."""
@@ -384,7 +383,7 @@ class Registry:
             if status == "withdrawn":
                 row.revoked_at, row.revocation_reason = at, reason
             audit.append(s, action, row.number, {"reason": reason, "from": before}, at)
-            return record_of(row)
+            return _record(row)
 
     def record_surveillance(self, number: str, passed: bool, by: str, note: str,
                             at: dt.datetime | None = None) -> Record:
@@ -462,11 +461,11 @@ class Registry:
     def get(self, number: str) -> Record | None:
         with self.read() as s:
             row = s.execute(select(Certificate).where(Certificate.number == _key(number))).scalar_one_or_none()
-            return record_of(row) if row else None
+            return _record(row) if row else None
 
     def records(self) -> list[Record]:
         with self.read() as s:
-            return [record_of(c) for c in s.execute(select(Certificate).order_by(Certificate.id)).scalars()]
+            return [_record(c) for c in s.execute(select(Certificate).order_by(Certificate.id)).scalars()]
 
     def audit_report(self) -> audit.ChainReport:
         with self.read() as s:
@@ -476,7 +475,7 @@ class Registry:
         """Every issued certificate with its status: what a buyer needs to verify offline."""
         with self.read() as s:
             report = audit.verify(s)
-            records = [asdict(record_of(c)) for c in s.execute(select(Certificate).order_by(Certificate.id)).scalars()]
+            records = [asdict(_record(c)) for c in s.execute(select(Certificate).order_by(Certificate.id)).scalars()]
         return {"format": EXPORT_FORMAT, "generated_at": _iso(now or _now()), "audit_head": report.head,
                 "audit_entries": report.entries, "certificates": records}
 

@@ -90,14 +90,12 @@ class AuditEntry(Base):
 
 
 class CertificateCopy(Base):
-    """The registry's copy of an issued certificate: signed PDF and embedded ProductFootprint (copies.py)."""
+    """The registry's copy of an issued certificate's signed PDF (copies.py)."""
 
     __tablename__ = "certificate_copies"
 
     number: Mapped[str] = mapped_column(String(64), primary_key=True)
-    footprint_id: Mapped[str] = mapped_column(String(36), index=True)
     pdf: Mapped[bytes] = mapped_column(LargeBinary)
-    data: Mapped[str] = mapped_column(Text)
 
 
 class ApiClient(Base):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import datetime as dt
 import json
 import threading
 from dataclasses import dataclass, field
@@ -41,7 +42,7 @@ class Served:
 @dataclass
 class Service:
     """Per-process state: settings, the registry, and each issued footprint parsed and serialised once
-    per PACT status (the data never changes; only the status does, read from the registry per request)."""
+    per registry status (the data never changes; the status is read from the registry per request)."""
 
     settings: Settings
     registry: Registry
@@ -50,17 +51,20 @@ class Service:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def footprints(self) -> list[Served]:
-        """Every served footprint in issue order, with the status the registry gives it now."""
-        listed = copies.listing(self.registry)
-        keys = [(item.number, pact_host.pact_status(item.status)) for item in listed]
+        """Every served footprint in issue order, with the PACT status of its certificate now
+        (``pact.registry_footprint``: Active while active, else Deprecated)."""
+        from footprint.certificates.pact import registry_footprint
+
+        now = dt.datetime.now(dt.UTC)
+        keys = [(item.number, item.status_at(now)) for item in copies.listing(self.registry)]
         missing = [key for key in keys if key not in self._served]
         if missing:
-            data = copies.data(self.registry, list({number for number, _ in missing}))
+            issued = copies.footprints(self.registry, list({number for number, _ in missing}))
             with self._lock:
-                for item, key in zip(listed, keys):
-                    if key in missing:
-                        pf = pact_host.served(data[item.number], item.status)
-                        self._served[key] = Served(item.footprint_id, pf, json.dumps(pf, ensure_ascii=False).encode())
+                for number, status in missing:
+                    pf = registry_footprint(issued[number], status)
+                    self._served[number, status] = Served(str(pf["id"]).lower(), pf,
+                                                          json.dumps(pf, ensure_ascii=False).encode())
         return [self._served[key] for key in keys]
 
 

@@ -98,9 +98,9 @@ def _copy_verdict(request: Request, number: str, status: str):  # noqa: ANN202 -
 
 def certificate_facts(request: Request, number: str) -> dict[str, Any]:
     """What the public may know of a certificate: the registry record, issuer, and the copy's checks."""
-    from footprint.exchange import pact_host
-    from footprint.registry import copies
+    from footprint.certificates.pact import registry_footprint
     from footprint.registry.records import RegistryError, parse_number
+    from footprint.registry.schemes import SCHEMES
 
     try:
         parse_number(number)
@@ -111,11 +111,13 @@ def certificate_facts(request: Request, number: str) -> dict[str, Any]:
     if record is None:
         raise StarletteHTTPException(404, f"no certificate {number.strip().upper()} in this registry")
     status = record.status_at()
-    data = copies.data(registry, [record.number]).get(record.number)
+    issued = registry.footprint_json(record.number)
+    data = registry_footprint(issued, status) if issued else None
     certificate = (((data or {}).get("extensions") or [{}])[0].get("data") or {}).get("certificate") or {}
     verdict = _copy_verdict(request, record.number, status)
+    scheme = SCHEMES.get(record.scheme or "pact")
     return {
-        "number": record.number, "status": status, "pact_status": pact_host.pact_status(status),
+        "number": record.number, "status": status, "pact_status": (data or {}).get("status"),
         "status_reason": record.revocation_reason or record.status_reason, "superseded_by": record.superseded_by,
         "supersedes": record.supersedes, "demo": record.demo,
         "product_id": record.product_id, "product_name": record.product_name, "holder": record.holder,
@@ -124,7 +126,9 @@ def certificate_facts(request: Request, number: str) -> dict[str, Any]:
         "valid_until": record.valid_until, "data_sha256": record.data_sha256, "pdf_sha256": record.pdf_sha256,
         "footprint_id": (data or {}).get("id"), "issuer": certificate.get("issuer"),
         "self_declared": certificate.get("self_declared"),
-        "surveillance": certificate.get("surveillance"),
+        "scheme": None if scheme is None else {"id": scheme.id, "zh": scheme.rule_zh, "en": scheme.rule_en,
+                                               "surveillance": scheme.surveillance_months is not None},
+        "surveillance_due": record.surveillance_due, "surveillance_overdue": record.surveillance_overdue(),
         "registry_copy": None if verdict is None else {
             "valid": verdict.valid, "signer": verdict.signer, "warnings": verdict.warnings,
             "checks": [{"name": c.name, "ok": c.ok, "detail": c.detail} for c in verdict.checks]},

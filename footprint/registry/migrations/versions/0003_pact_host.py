@@ -1,7 +1,7 @@
 """PACT host API and verification pages: certificate copies, API clients, access tokens, PACT events.
 
-Revision ID: 0002_pact_host
-Revises: 0001
+Revision ID: 0003_pact_host
+Revises: 0002_scheme_surveillance_pact
 Create Date: 2026-11-30
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002_pact_host"
-down_revision = "0001"
+revision = "0003_pact_host"
+down_revision = "0002_scheme_surveillance_pact"
 branch_labels = None
 depends_on = None
 
@@ -22,9 +22,7 @@ def upgrade() -> None:
     op.create_table(
         "certificate_copies",
         sa.Column("number", sa.String(64), primary_key=True),
-        sa.Column("footprint_id", sa.String(36), nullable=False, index=True),
         sa.Column("pdf", sa.LargeBinary, nullable=False),
-        sa.Column("data", sa.Text, nullable=False),
     )
     op.create_table(
         "api_clients",
