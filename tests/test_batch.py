@@ -21,6 +21,7 @@ from footprint.batch.cluster import connect, monte_carlo_on
 from footprint.batch.parks import Job, audit_head, run_batch
 from footprint.engine import uncertainty
 
+pytest.importorskip("distributed", reason="dask[distributed] is a dependency: pip install -e . to get it")
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 
@@ -170,3 +171,31 @@ def test_killed_worker_loses_nothing_and_duplicates_no_certificate(tmp_path, pro
         assert (out / f"{r.product_id}_{r.number}.pdf").is_file()
     rerun = next(o for o in outcomes if o.park == killed["park"])
     assert killed["number"] in [number for _, number, _ in rerun.kept]
+
+
+def test_batch_certify_resumes_without_reissuing(tmp_path, project, monkeypatch):
+    """`footprint batch certify` issues every product once; rerun with --resume N (the audit entry it began
+    after) it keeps those certificates and issues nothing; a cluster with a SQLite registry is refused."""
+    import re
+
+    from footprint.cli.main import app
+    from footprint.registry.records import Registry
+
+    monkeypatch.setenv("FOOTPRINT_DATABASE_URL", f"sqlite:///{tmp_path / 'registry.sqlite'}")
+    park = two_products(tmp_path / "park", "batch-certify")
+    common = ["--out", str(tmp_path / "out"), "--issuer", str(ROOT / "inventories" / "demo-issuer.yaml"),
+              "--issue-date", "2026-03-01", "--lang", "en", "--self-declared"]
+    refused = CliRunner().invoke(app, ["batch", "certify", str(park), *common, "--scheduler", "tcp://127.0.0.1:9"])
+    assert refused.exit_code == 2 and "FOOTPRINT_DATABASE_URL=postgresql" in refused.output
+    first = CliRunner().invoke(app, ["batch", "certify", str(park), *common, "--workers", "1"])
+    assert first.exit_code == 0, first.output
+    since = int(re.search(r"batch after audit entry (\d+)", first.output).group(1))
+    again = CliRunner().invoke(app, ["batch", "certify", str(park), *common, "--workers", "1", "--resume", str(since)])
+    assert again.exit_code == 0, again.output
+    assert again.output.count("(kept: issued earlier in this batch)") == 2
+    with Registry.open(project) as registry:
+        records = [r for r in registry.records() if r.park == "batch-certify"]
+    assert sorted(r.product_id for r in records) == ["pa", "pb"]
+    assert all(r.status == "active" for r in records)
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(f"{r.product_id}_{r.number}.pdf"
+                                                                         for r in records)

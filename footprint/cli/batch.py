@@ -98,12 +98,15 @@ def _report(outcomes, title: str) -> None:  # noqa: ANN001
         table.add_column(col, justify="right" if col in ("products", "seconds") else "left")
     for o in outcomes:
         status = "[green]ok[/]" if o.ok else "[bold red]invalid data[/]" if o.problems else "[bold red]failed[/]"
-        files = str(len(o.files)) + (f" ({len(o.kept)} kept from a lost worker's attempt)" if o.kept else "")
+        files = str(len(o.files)) + (f" ({len(o.kept)} kept: issued earlier in this batch)" if o.kept else "")
         table.add_row(o.park or Path(o.park_dir).name, status, str(o.products), f"{o.seconds:.1f}", o.worker, files)
     out.print(table)
     for o in outcomes:
-        for number in o.certificates + o.kept:
-            out.print(f"{number[2]}  {number[1]}  {number[0]}", highlight=False, soft_wrap=True)
+        for product, number, path in o.certificates:
+            out.print(f"{path}  {number}  {product}", highlight=False, soft_wrap=True)
+        for product, number, path in o.kept:
+            out.print(f"{path}  {number}  {product}  (kept: issued earlier in this batch)", highlight=False,
+                      soft_wrap=True)
     failed = [o for o in outcomes if not o.ok]
     for o in failed:
         if o.problems:
@@ -154,6 +157,9 @@ def certify(
     tsa: Annotated[Optional[str], typer.Option(help="RFC 3161 timestamp authority URL (PAdES B-T).")] = None,
     self_declared: Annotated[bool, typer.Option(
         "--self-declared", help="Issue without an approved review (certificates say so).")] = False,
+    resume: Annotated[Optional[int], typer.Option(
+        help="Resume an interrupted batch: keep the certificates issued after this audit entry (the number "
+             "an earlier batch printed at its start) instead of superseding them.")] = None,
 ) -> None:
     """Certify every product of every park through the one registry ($FOOTPRINT_DATABASE_URL)."""
     from footprint.batch.parks import audit_head
@@ -178,7 +184,8 @@ def certify(
         err.print(f"[bold red]Usage error[/]: {e}", highlight=False)
         raise typer.Exit(2) from None
     with Registry.open(here) as registry:
-        since = audit_head(registry)
+        since = audit_head(registry) if resume is None else resume
+    err.print(f"batch after audit entry {since} (to resume it: --resume {since})", style="dim", highlight=False)
     jobs = _jobs("certify", park_dirs, out_dir, scheduler, issuer=str(issuer_file), lang=lang,
                  day=_date(issue_date) or date.today(), key=str(key.resolve()) if key else None,
                  cert=str(cert.resolve()) if cert else None, key_home=str(here), tsa=tsa, registry_url=url,
