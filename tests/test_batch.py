@@ -119,7 +119,17 @@ def test_monte_carlo_same_numbers_on_one_process_and_two_workers(tmp_path, proje
     assert (u.p2_5, u.p97_5) == pytest.approx((np.percentile(draws, 2.5), np.percentile(draws, 97.5)), rel=1e-12)
 
 
-def test_killed_worker_loses_nothing_and_duplicates_no_certificate(tmp_path, project, client):
+@pytest.fixture(params=["sqlite", "postgresql"])
+def registry_url(request, tmp_path) -> str:
+    """The one registry the workers issue through: SQLite on one machine, PostgreSQL for a cluster."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'registry.sqlite'}"
+    from test_registry import _postgres_url
+
+    return _postgres_url()
+
+
+def test_killed_worker_loses_nothing_and_duplicates_no_certificate(tmp_path, project, client, registry_url):
     """A worker killed (SIGKILL) after its park's first certificate: the scheduler reruns the park on a
     fresh worker, which keeps the certificate already issued and issues the other; one per product."""
     from footprint.registry.records import Registry
@@ -130,7 +140,7 @@ def test_killed_worker_loses_nothing_and_duplicates_no_certificate(tmp_path, pro
         outputs=[{"product_id": f"p{i}", "facility_id": f"f{i}", "unit": "kg", "amount": 10 + i} for i in range(2)],
         inputs=[{"facility_id": f"f{i}", "ref": "factor:x", "amount": 5, "unit": "kg"} for i in range(2)],
         factors=[{"code": "x", "unit": "kg", "fossil": 2.0}]) for n in range(3)]
-    url = f"sqlite:///{tmp_path / 'registry.sqlite'}"
+    url = registry_url
     with Registry(url) as registry:
         since = audit_head(registry)
     out = tmp_path / "out"
