@@ -150,7 +150,8 @@ def certify(
     issuer: Annotated[Optional[Path], typer.Option(help="Issuer configuration YAML (default as for certify).")] = None,
     key: Annotated[Optional[Path], typer.Option(
         help="Signing key (PKCS#12, or PEM with --cert), readable by every worker; passphrase from each "
-             "worker's $FOOTPRINT_KEY_PASSPHRASE. Default: the demo key of this data directory.")] = None,
+             "worker's $FOOTPRINT_KEY_PASSPHRASE. Default: the demo key of this data directory (which workers "
+             "of a real cluster must see at the same path).")] = None,
     cert: Annotated[Optional[Path], typer.Option(help="PEM chain for a PEM --key.")] = None,
     lang: Annotated[Optional[str], typer.Option(help="zh, en or zh-en.")] = None,
     issue_date: Annotated[Optional[str], typer.Option("--issue-date", help="Issue date YYYY-MM-DD.")] = None,
