@@ -9,6 +9,7 @@ differently from what it is ("…exe.png"). Park data is refused when it holds o
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 # Cc control (C0, DEL, C1), Cf format (bidi embeddings/overrides/isolates, zero-width space and
@@ -16,8 +17,13 @@ import unicodedata
 UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Zl", "Zp"})
 
 
+_ASCII_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
 def unsafe_character(text: str, allowed: str = "") -> str | None:
     """The first control, bidi or invisible character of ``text`` (not in ``allowed``), or None."""
+    if text.isascii():  # the common case, without a look-up per character
+        return next((c for c in _ASCII_CONTROL.findall(text) if c not in allowed), None)
     return next((c for c in text if c not in allowed and unicodedata.category(c) in UNSAFE_CATEGORIES), None)
 
 
@@ -32,3 +38,14 @@ def escape_unsafe(text: str, allowed: str = "\n\t") -> str:
         return text
     return "".join(c if c in allowed or unicodedata.category(c) not in UNSAFE_CATEGORIES
                    else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: object) -> object:
+    """A text cell of a CSV export that a spreadsheet will not run as a formula (``=cmd|…``,
+    ``+HYPERLINK(…)``): prefixed with ``'``, as OWASP advises. Numbers and other values pass unchanged."""
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value

@@ -102,6 +102,25 @@ def write_atomic(path: Path, data: bytes, number: str | None, product_id: str | 
     return Written(path, number, product_id, sha256, len(data))
 
 
+class NegativeTotal(ValueError):
+    """A negative footprint (a net removal) is not certified as third-party verified."""
+
+
+def negative_totals(results: Results, products: Iterable[str] = ()) -> list[str]:
+    """``product: total kg CO2e/unit`` of each chosen product (default: all) whose total is below zero."""
+    wanted = set(products)
+    return [f"{p.product_id}: {p.total:.4g} kg CO2e/{p.unit}" for p in results.products
+            if p.total < 0 and (not wanted or p.product_id in wanted)]
+
+
+def refuse_negative(results: Results, products: Iterable[str]) -> None:
+    """Raise NegativeTotal naming every chosen product with a negative total."""
+    negative = negative_totals(results, products)
+    if negative:
+        raise NegativeTotal(f"negative total (a net removal): {'; '.join(negative)}. footprint certifies no "
+                            "negative footprint as verified; issue it --self-declared, and the certificate says so")
+
+
 def issue(park: ParkData, issuer: Issuer, results: Results, out_dir: str | Path, key: SigningKey,
           products: Iterable[str] = (), lang: str | None = None, issue_date: date | None = None,
           tsa_url: str | None = None, registry: Registry | None = None, step: Step = lambda _: None,
@@ -109,7 +128,8 @@ def issue(park: ParkData, issuer: Issuer, results: Results, out_dir: str | Path,
     """Sign and register each product's certificate: reserve number → render → sign → write → record.
 
     ``reviews`` holds each product's approving review; without them every certificate is issued
-    as self-declared and says so on its face.
+    as self-declared and says so on its face. With reviews, a negative total is refused
+    (NegativeTotal); self-declared, its certificate says the total is negative and not verified.
 
     Each certificate is all or nothing (``certificates.issuing``); every draft is checked before the
     first number is reserved. A demo key makes the issuer a demo issuer, so the document says DEMO.
@@ -128,6 +148,8 @@ def issue(park: ParkData, issuer: Issuer, results: Results, out_dir: str | Path,
         issuer = issuer.model_copy(update={"demo": True})
     wanted = list(dict.fromkeys(products)) or [p.product_id for p in results.products]
     drafts = [with_site(park, certificates.draft(results, pid, issuer, issue_date)) for pid in wanted]
+    if reviews is not None:
+        refuse_negative(results, wanted)
     drafts = [d.model_copy(update={"review": reviews[d.product_id]} if reviews is not None else {"self_declared": True})
               for d in drafts]
     signer = DocumentSigner(key, tsa_url)

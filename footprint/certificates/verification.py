@@ -32,6 +32,10 @@ from footprint.certificates import keys
 from footprint.registry.records import Record, Registry, RegistryError, parse_number, read_export, record_from_dict
 
 _SHA = re.compile(r"(?<![0-9a-fA-F])[0-9a-fA-F]{64}(?![0-9a-fA-F])")
+# A certificate is one A4 page; pages are rasterised to find the QR code, so a PDF with a 200 × 200 inch
+# page (4.8 GB at 200 dpi) or thousands of pages is refused before anything is rendered.
+MAX_PAGES = 10
+MAX_PAGE_POINTS = 1191  # the long side of A3 (16.5 in)
 
 
 @dataclass(frozen=True)
@@ -75,11 +79,33 @@ def embedded_files(pdf: bytes) -> dict[str, bytes]:
     return {name: contents[-1] for name, contents in reader.attachments.items()}
 
 
+def page_problem(pdf: bytes) -> str | None:
+    """Why the document's pages are too many or too large to rasterise (None if they are not)."""
+    import pypdfium2 as pdfium
+
+    doc = pdfium.PdfDocument(pdf)
+    try:
+        if len(doc) > MAX_PAGES:
+            return f"{len(doc):,} pages; a certificate has at most {MAX_PAGES}, so the pages are not rendered"
+        for n in range(len(doc)):
+            width, height = doc.get_page_size(n)
+            if max(width, height) > MAX_PAGE_POINTS:
+                return (f"page {n + 1} is {width / 72:.1f} × {height / 72:.1f} inches; a certificate page is at most "
+                        f"A3 ({MAX_PAGE_POINTS / 72:.1f} in), so it is not rendered")
+    finally:
+        doc.close()
+    return None
+
+
 def qr_payloads(pdf: bytes, dpi: int = 200) -> list[str]:
-    """The text of every QR code printed on the pages, decoded from a rasterised image of each page."""
+    """The text of every QR code printed on the pages, decoded from a rasterised image of each page
+    (after :func:`page_problem` found nothing: an oversized page raises ValueError, unrendered)."""
     import pypdfium2 as pdfium
     import zxingcpp
 
+    problem = page_problem(pdf)
+    if problem:
+        raise ValueError(problem)
     found: list[str] = []
     doc = pdfium.PdfDocument(pdf)
     try:
@@ -228,6 +254,13 @@ def verify(pdf_path: Path, roots: list[x509.Certificate], source: RegistrySource
     except Exception as e:  # noqa: BLE001
         files = {}
         verdict.add("data", False, f"cannot read the embedded files ({e})")
+    try:
+        problem = page_problem(pdf)
+    except Exception as e:  # noqa: BLE001 - an unreadable document has no pages to render
+        problem = f"the pages cannot be read ({e})"
+    if problem:
+        verdict.add("pages", False, problem)
+        return verdict
     payloads = [p for p in _safe_qr(pdf) if parse_payload(p)[1]]
     # a shipment declaration also prints the QR codes of the certificates it names: its own code is
     # the one whose digest is that of a file it embeds

@@ -21,7 +21,7 @@ from rich.table import Table
 from footprint.cli.background import app as background_app
 from footprint.engine import home as data_home
 from footprint.park.errors import ParkDataError
-from footprint.text import escape_unsafe
+from footprint.text import escape_unsafe, spreadsheet_safe
 
 app = typer.Typer(help="Product carbon footprints for industrial parks (ISO 14067, PACT).", no_args_is_help=True,
                   pretty_exceptions_enable=False, add_completion=False)
@@ -124,7 +124,7 @@ def calc(
     if json_file:
         _write(json_file, results.model_dump_json(indent=2))
     if csv_file:
-        _write(csv_file, results.to_dataframe().to_csv())
+        _write(csv_file, results.to_dataframe().map(spreadsheet_safe).to_csv())
     err.print(f"{len(results.products)} products in {time.perf_counter() - started:.1f} s", style="dim")
 
 
@@ -242,7 +242,10 @@ def certify(
                 written = certification.certify(park, body, results, out_dir, product or (), lang, day,
                                                 step=lambda s: status.update(s))
     except Exception as e:  # noqa: BLE001 - shown cleanly, traceback with --debug
-        _fail(e)
+        _fail(e, refused=(certification.NegativeTotal,))
+    for negative in certification.negative_totals(results, product or ()):
+        err.print(f"[bold yellow]WARNING[/]: {negative} is NEGATIVE (a net removal); its certificate says "
+                  "'Negative total — not verified'", highlight=False)
     if signing_key is None:
         for w in written:
             out.print(f"{w.path}  {w.product_id}  {w.size / 1024:.0f} KiB  data sha256 {w.sha256[:16]}…",
@@ -294,7 +297,7 @@ def inspect(
         _, data = read_attachment(pdf_file, name)
     except Exception as e:  # noqa: BLE001
         _fail(e)
-    sys.stdout.write(data.decode("utf-8"))
+    sys.stdout.write(escape_unsafe(data.decode("utf-8", errors="replace"), allowed="\n\t"))  # valid JSON stays valid
     if not data.endswith(b"\n"):
         sys.stdout.write("\n")
 
@@ -476,9 +479,17 @@ def keys_demo(force: Annotated[bool, typer.Option(help="Replace existing demo ke
 
 
 def _registry(url: str | None = None):
+    """The registry, or exit 2 with the database's own one-line reason when it cannot be opened."""
+    from sqlalchemy.exc import SQLAlchemyError
+
     from footprint.registry.records import Registry
 
-    return Registry.open(data_home.resolve(), url)
+    try:
+        return Registry.open(data_home.resolve(), url)
+    except SQLAlchemyError as e:
+        reason = str(getattr(e, "orig", None) or e).strip().splitlines()[0]
+        err.print(f"[bold red]Registry unavailable[/]: {_shown(reason)}", highlight=False)
+        raise typer.Exit(2) from None
 
 
 @app.command()
@@ -516,27 +527,29 @@ def verify(
             raise typer.Exit(2)
         elif registry or os.environ.get(URL_ENV) or (data_home.resolve() / DB_FILE).exists():
             source = verification.DatabaseSource(_registry(registry))
+    except typer.Exit:
+        raise
     except ValueError as e:
-        err.print(f"[bold red]Registry export rejected[/]: {e}", highlight=False)
+        err.print(f"[bold red]Registry export rejected[/]: {_shown(e)}", highlight=False)
         raise typer.Exit(1) from None
     except Exception as e:  # noqa: BLE001 - an unreachable database is a usage problem, not a verdict
-        err.print(f"[bold red]Usage error[/]: cannot open the registry: {e}", highlight=False)
+        err.print(f"[bold red]Usage error[/]: cannot open the registry: {_shown(e)}", highlight=False)
         raise typer.Exit(2) from None
     verdict = verification.verify(pdf_file, roots, source)
     from footprint.exchange.shipment import check_declaration
 
     check_declaration(pdf_file, verdict, source)
-    out.print(f"{pdf_file}" + (f" — certificate {verdict.number}" if verdict.number else ""), highlight=False,
-              soft_wrap=True)
+    out.print(_shown(pdf_file) + (f" — certificate {_shown(verdict.number)}" if verdict.number else ""),
+              highlight=False, soft_wrap=True)
     for c in verdict.checks:
         mark = "[green]PASS[/]" if c.ok else "[bold red]FAIL[/]"
-        out.print(f"  {mark} {c.name:<9} {c.detail}", highlight=False, soft_wrap=True)
+        out.print(f"  {mark} {c.name:<9} {_shown(c.detail)}", highlight=False, soft_wrap=True)
     for w in verdict.warnings:
-        out.print(f"  [yellow]WARN[/] {w}", highlight=False, soft_wrap=True)
+        out.print(f"  [yellow]WARN[/] {_shown(w)}", highlight=False, soft_wrap=True)
     if verdict.valid:
         out.print("[bold green]VALID[/]")
         raise typer.Exit(0)
-    out.print(f"[bold red]INVALID[/]: {verdict.reasons[0]}", highlight=False, soft_wrap=True)
+    out.print(f"[bold red]INVALID[/]: {_shown(verdict.reasons[0])}", highlight=False, soft_wrap=True)
     raise typer.Exit(1)
 
 

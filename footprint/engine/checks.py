@@ -33,7 +33,16 @@ class Finding:
 def review(fg: Foreground, results: Results, background: dict[str, tuple[str, str, float]]) -> list[Finding]:
     """All checks of a park; ``background`` maps code → (name, unit, kg CO2e per unit) of open-factors."""
     return (_balance(fg) + _completeness(fg) + _intensity(fg, results) + _factor_ranges(fg, background)
-            + _exemptions(results))
+            + _negative(fg, results) + _exemptions(results))
+
+
+def _negative(fg: Foreground, results: Results) -> list[Finding]:
+    """A negative total claims a net removal; certify refuses it unless self-declared."""
+    origin = {o.product_id: o.origin.label for o in fg.park.outputs}
+    return [Finding("error", "plausibility", f"{p.product_id}: the total {p.total:.4g} kg CO2e per {p.unit} is "
+                                             "negative (a net removal); certify refuses it unless self-declared, "
+                                             "and then the certificate says so", [origin[p.product_id]], p.product_id)
+            for p in results.products if p.total < 0]
 
 
 def _balance(fg: Foreground) -> list[Finding]:

@@ -19,8 +19,8 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from footprint.park import units
-from footprint.park.errors import ParkDataError, Problem
+from footprint.park import units, workbook
+from footprint.park.errors import MAX_LISTED, ParkDataError, Problem
 from footprint.park.flows import ALIASES, BIOSPHERE_PREFIX
 from footprint.park.models import (
     FORMATS,
@@ -36,8 +36,20 @@ from footprint.park.models import (
     ParkData,
     Row,
 )
+from footprint.text import describe, unsafe_character
 
 ID = re.compile(r"^[a-z0-9-]+$")
+# Bounds on what a park may hold (README, "Bounds"): each refusal is a located problem.
+MAX_ID_CHARS = 64  # a park id names a Brightway database and files
+MAX_TABLE_BYTES = 128 * 1024 * 1024  # one CSV file
+MAX_YAML_BYTES = 64 * 1024  # park.yaml is a dozen keys
+MAX_ROWS = workbook.MAX_ROWS  # per table, CSV or sheet
+MAX_CELL_CHARS = 10_000
+# plain ASCII decimal notation: no '_', no other scripts' digits, no 'inf'/'nan', no hex
+NUMBER = re.compile(r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]{1,3})?$")
+MAGNITUDE = (1e-15, 1e15)  # a non-zero number's range: sums and products of them stay far from overflow
+PERIOD_RANGE = (date(1990, 1, 1), date(2099, 12, 31))
+TEXT_ALLOWED = "\n\t"  # line breaks and tabs may stand in a cell; no other control or invisible character
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 HS_CODE = re.compile(r"^\d{4}(\.?\d{2}){1,3}$")
 FACTOR_CATEGORIES = ("electricity", "heat", "fuel", "material", "transport")
@@ -96,9 +108,12 @@ class _Checker:
 
     def __init__(self) -> None:
         self.problems: list[Problem] = []
+        self.count = 0  # all problems found; only the first MAX_LISTED are kept
 
     def add(self, file: str, row: int | None, column: str | None, value: object, expected: str) -> None:
-        self.problems.append(Problem(file, row, column, value, expected))
+        self.count += 1
+        if len(self.problems) < MAX_LISTED:
+            self.problems.append(Problem(file, row, column, value, expected))
 
     def number(self, t: _Table, n: int, r: dict[str, str], col: str, *, minimum: float | None = None,
                strict: bool = False, required: bool = True) -> float | None:
@@ -107,13 +122,19 @@ class _Checker:
             if required:
                 self.add(t.file, n, col, None, "a number is required")
             return None
-        try:
-            value = float(text)
-        except ValueError:
-            self.add(t.file, n, col, text, "expected a number")
+        if not NUMBER.match(text):
+            try:
+                finite = math.isfinite(float(text))
+            except ValueError:
+                finite = True
+            self.add(t.file, n, col, text, "expected a finite number" if not finite else
+                     "expected a number in plain decimal notation (ASCII digits 0-9, '.' as the decimal point, "
+                     "optionally e±exponent)")
             return None
-        if not math.isfinite(value):
-            self.add(t.file, n, col, text, "expected a finite number")
+        value = float(text)
+        if value and not MAGNITUDE[0] <= abs(value) <= MAGNITUDE[1]:
+            self.add(t.file, n, col, text, f"expected a number between {MAGNITUDE[0]:g} and {MAGNITUDE[1]:g} in "
+                                           "magnitude, or 0")
             return None
         if minimum is not None and (value < minimum or (strict and value == minimum)):
             self.add(t.file, n, col, text, f"expected a number {'>' if strict else '≥'} {minimum:g}")
@@ -125,7 +146,23 @@ class _Checker:
         if not ID.match(text):
             self.add(t.file, n, col, text, "expected an id of lower-case letters, digits and '-' ([a-z0-9-]+)")
             return None
+        if len(text) > MAX_ID_CHARS:
+            self.add(t.file, n, col, text, f"expected an id of at most {MAX_ID_CHARS} characters")
+            return None
         return text
+
+    def cells(self, t: _Table) -> None:
+        """Every cell within the length cap and free of control, bidi and invisible characters."""
+        for n, r in t.rows:
+            if unsafe_character("\n".join(r.values()), TEXT_ALLOWED) is None and \
+                    all(len(text) <= MAX_CELL_CHARS for text in r.values()):
+                continue  # the usual row, checked in one pass
+            for col, text in r.items():
+                if len(text) > MAX_CELL_CHARS:
+                    self.add(t.file, n, col, text, f"a cell of {len(text):,} characters; at most {MAX_CELL_CHARS:,}")
+                elif (bad := unsafe_character(text, TEXT_ALLOWED)) is not None:
+                    self.add(t.file, n, col, text, f"contains the control or invisible character {describe(bad)}; "
+                                                   "remove it (it can make text read differently from what it is)")
 
     def text(self, t: _Table, n: int, r: dict[str, str], col: str) -> str | None:
         text = r.get(col, "")
@@ -153,6 +190,10 @@ class _Checker:
 
 
 def _read_csv(path: Path, name: str, chk: _Checker) -> _Table | None:
+    size = path.stat().st_size
+    if size > MAX_TABLE_BYTES:
+        chk.add(path.name, None, None, None, f"{size:,} bytes; a table may have at most {MAX_TABLE_BYTES:,}")
+        return None
     try:
         text = path.read_bytes().decode("utf-8-sig")
     except UnicodeDecodeError as e:
@@ -165,57 +206,63 @@ def _read_csv(path: Path, name: str, chk: _Checker) -> _Table | None:
     except StopIteration:
         chk.add(path.name, 1, None, None, "the file is empty; expected a header row")
         return None
-    rows = []
-    for n, cells in enumerate(reader, start=2):
-        if not any(c.strip() for c in cells):
-            continue
-        if len(cells) > len(header):
-            chk.add(path.name, n, None, ",".join(cells), f"has {len(cells)} cells but the header has {len(header)}")
-            continue
-        rows.append((n, {h: (cells[i].strip() if i < len(cells) else "") for i, h in enumerate(header)}))
+    rows: list[tuple[int, dict[str, str]]] = []
+    n = 1
+    try:
+        for n, cells in enumerate(reader, start=2):
+            if not any(c.strip() for c in cells):
+                continue
+            if len(rows) == MAX_ROWS:
+                chk.add(path.name, n, None, None, f"the table has more than {MAX_ROWS:,} rows; that is the limit")
+                break
+            if len(cells) > len(header):
+                chk.add(path.name, n, None, ",".join(cells), f"has {len(cells)} cells but the header has {len(header)}")
+                continue
+            rows.append((n, {h: (cells[i].strip() if i < len(cells) else "") for i, h in enumerate(header)}))
+    except csv.Error as e:  # the csv module's own cap (131,072 characters) or a malformed quote
+        chk.add(path.name, n + 1, None, None, f"a cell longer than {MAX_CELL_CHARS:,} characters"
+                if "field larger" in str(e) else f"is not readable CSV ({e})")
     return _Table(name, path.name, header, rows)
 
 
 def _read_xlsx(path: Path, chk: _Checker) -> dict[str, _Table]:
-    import openpyxl
-
+    """The park's sheets, every row of each (footprint.park.workbook: no <dimension> is trusted)."""
     try:
-        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except Exception as e:  # openpyxl raises many kinds for a damaged file
-        chk.add(path.name, None, None, None, f"cannot be read as an Excel workbook ({e})")
+        sheets, problems = workbook.read_workbook(path, TABLE_NAMES)
+    except workbook.WorkbookError as e:
+        chk.add(e.problem.file, e.problem.row, e.problem.column, e.problem.value, e.problem.expected)
         return {}
+    for p in problems:
+        chk.add(p.file, p.row, p.column, p.value, p.expected)
     tables = {}
     for name in TABLE_NAMES:
-        if name not in book.sheetnames:
+        sheet = sheets.get(name)
+        if sheet is None:
             continue
-        values = list(book[name].iter_rows(values_only=True))
-        file = f"{path.name}[{name}]"
-        if not values:
-            chk.add(file, 1, None, None, "the sheet is empty; expected a header row")
+        if not sheet.rows:
+            chk.add(sheet.file, 1, None, None, "the sheet is empty; expected a header row")
             continue
-        header = [str(h).strip() if h is not None else "" for h in values[0]]
-        while header and header[-1] == "":
-            header.pop()
+        header = sheet.rows[0][1] if sheet.rows[0][0] == 1 else []
         rows = []
-        for n, cells in enumerate(values[1:], start=2):
-            if not any(c not in (None, "") for c in cells):
+        for n, cells in sheet.rows[1:] if header else sheet.rows:
+            if len(cells) > len(header):  # as in a CSV: a value beyond the header must not be dropped silently
+                chk.add(sheet.file, n, None, ",".join(cells),
+                        f"has {len(cells)} cells but the header has {len(header)}")
                 continue
-            used = max(i for i, c in enumerate(cells) if c not in (None, "")) + 1
-            if used > len(header):  # as in a CSV: a value beyond the header must not be dropped silently
-                chk.add(file, n, None, ",".join(_cell_text(c) for c in cells[:used]),
-                        f"has {used} cells but the header has {len(header)}")
-                continue
-            rows.append((n, {h: _cell_text(cells[i]) if i < len(cells) else "" for i, h in enumerate(header)}))
-        tables[name] = _Table(name, file, header, rows)
+            rows.append((n, {h: cells[i] if i < len(cells) else "" for i, h in enumerate(header)}))
+        tables[name] = _Table(name, sheet.file, header, rows)
     return tables
 
 
-def _cell_text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value).strip()
+class _PlainLoader(yaml.SafeLoader):
+    """YAML without anchors and aliases: a 1 KB alias bomb would otherwise expand to gigabytes."""
+
+    def compose_node(self, parent, index):  # noqa: ANN001, ANN201 - PyYAML's signature
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+            raise yaml.composer.ComposerError(None, None, "anchors and aliases (&, *) are not accepted",
+                                              event.start_mark)
+        return super().compose_node(parent, index)
 
 
 def _read_park_yaml(folder: Path, chk: _Checker) -> Park | None:
@@ -223,14 +270,21 @@ def _read_park_yaml(folder: Path, chk: _Checker) -> Park | None:
     if not path.exists():
         chk.add("park.yaml", None, None, None, f"missing: every park folder needs park.yaml ({folder})")
         return None
+    size = path.stat().st_size
+    if size > MAX_YAML_BYTES:
+        chk.add("park.yaml", None, None, None, f"{size:,} bytes; park.yaml may have at most {MAX_YAML_BYTES:,}")
+        return None
     try:
-        data = yaml.safe_load(path.read_bytes().decode("utf-8-sig"))
+        data = yaml.load(path.read_bytes().decode("utf-8-sig"), Loader=_PlainLoader)  # noqa: S506 - safe, no aliases
     except UnicodeDecodeError:
         chk.add("park.yaml", None, None, None, "cannot be decoded as UTF-8")
         return None
     except yaml.YAMLError as e:
         line = getattr(getattr(e, "problem_mark", None), "line", None)
         chk.add("park.yaml", None if line is None else line + 1, None, None, f"is not valid YAML: {e}")
+        return None
+    except RecursionError:
+        chk.add("park.yaml", None, None, None, "is nested too deeply; expected a mapping of keys")
         return None
     if not isinstance(data, dict):
         chk.add("park.yaml", None, None, data, "expected a mapping of keys (format, id, name, country, period, ...)")
@@ -254,6 +308,18 @@ def _read_park_yaml(folder: Path, chk: _Checker) -> Park | None:
         return None
     if not ID.match(park.id):
         chk.add("park.yaml", None, "id", park.id, "expected an id of [a-z0-9-]+")
+    elif len(park.id) > MAX_ID_CHARS:
+        chk.add("park.yaml", None, "id", park.id, f"expected an id of at most {MAX_ID_CHARS} characters")
+    for key in ("name", "name_zh", "region", "background"):
+        text = getattr(park, key) or ""
+        if len(text) > MAX_CELL_CHARS or (bad := unsafe_character(text, TEXT_ALLOWED)) is not None:
+            chk.add("park.yaml", None, key, text, f"at most {MAX_CELL_CHARS:,} characters" if len(text) > MAX_CELL_CHARS
+                    else f"contains the control or invisible character {describe(bad)}; remove it")
+    for key in ("start", "end"):
+        day = getattr(park.period, key)
+        if not PERIOD_RANGE[0] <= day <= PERIOD_RANGE[1]:
+            chk.add("park.yaml", None, f"period.{key}", str(day),
+                    f"expected a date from {PERIOD_RANGE[0]} to {PERIOD_RANGE[1]}")
     if not re.match(r"^[A-Z]{2}$", park.country):
         chk.add("park.yaml", None, "country", park.country, "expected an ISO 3166-1 alpha-2 code such as CN")
     if park.period.end < park.period.start:
@@ -716,6 +782,8 @@ def load_park(folder: str | Path) -> ParkData:
         raise ParkDataError([Problem(str(folder), None, None, None, "park folder not found")])
     park = _read_park_yaml(folder, chk)
     tables = _read_tables(folder, chk)
+    for table in tables.values():
+        chk.cells(table)
     version = park.version if park else 2  # an unreadable park.yaml: check columns as permissively as format 2
     data: dict[str, list] = {name: [] for name in TABLE_NAMES}
     physical = set()
@@ -744,5 +812,5 @@ def load_park(folder: str | Path) -> ParkData:
     _check_balance(data, chk)
     _check_generation(data, chk)
     if chk.problems or park is None:
-        raise ParkDataError(chk.problems)
+        raise ParkDataError(chk.problems, chk.count)
     return ParkData(folder=str(folder.resolve()), park=park, **data)
