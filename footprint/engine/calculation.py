@@ -173,19 +173,22 @@ def _num(x: float) -> float:
 
 
 def _contribution(key: str, label: str, parts: np.ndarray, **extra) -> Contribution:
-    return Contribution(key=key, label=label, total=_num(parts.sum()), fossil=_num(parts[0]),
-                        biogenic=_num(parts[1]), luc=_num(parts[2]), **extra)
+    """One contribution; built without re-validation (its fields are ours), as a park of 200,000 rows has
+    200,000 of them."""
+    return Contribution.model_construct(key=key, label=label, total=_num(parts.sum()), fossil=_num(parts[0]),
+                                        biogenic=_num(parts[1]), luc=_num(parts[2]), **extra)
 
 
 def _grouped(items: list[tuple[str, str, np.ndarray, list[str]]]) -> list[Contribution]:
+    """Contributions summed by key, each with its rows in first-seen order (linear in the rows)."""
     sums: dict[str, np.ndarray] = {}
     labels: dict[str, str] = {}
-    rows: dict[str, list[str]] = defaultdict(list)
+    rows: dict[str, dict[str, None]] = defaultdict(dict)  # an ordered set
     for key, label, parts, origin in items:
         sums[key] = sums.get(key, 0) + parts
         labels.setdefault(key, label)
-        rows[key] += [r for r in origin if r not in rows[key]]
-    out = [_contribution(k, labels[k], v, rows=rows[k]) for k, v in sums.items()]
+        rows[key].update(dict.fromkeys(origin))
+    out = [_contribution(k, labels[k], v, rows=list(rows[k])) for k, v in sums.items()]
     return sorted(out, key=lambda c: -abs(c.total))
 
 
@@ -208,13 +211,17 @@ def calculate(fg: Foreground, iterations: int = 0, seed: int | None = None, sol:
     cols = np.array([sol.index((fg.database, p)) for p in pids])
     direct_primary = np.zeros(len(pids))
     contributions: dict[str, list[tuple[Exchange, np.ndarray]]] = {}
+    impacts: dict[tuple[str, tuple[str, str]], np.ndarray] = {}  # per target: one look-up, not one per row
     for n, pid in enumerate(pids):
         diag = sol.A[cols[n], cols[n]]
         items = []
         for e in by_product[pid]:
             if e.supplier == pid:
                 continue  # self-use is inside the diagonal
-            parts = e.amount * sol.unit_impact(e) / diag
+            impact = impacts.get((e.kind, e.target))
+            if impact is None:
+                impact = impacts[(e.kind, e.target)] = sol.unit_impact(e)
+            parts = e.amount * impact / diag
             items.append((e, parts))
             if e.supplier is None and e.data_type == "primary":
                 direct_primary[n] += parts[0] + parts[2]

@@ -280,9 +280,14 @@ def _datasets(fg: Foreground) -> list[dict]:
     facilities = {f.facility_id: f for f in park.facilities}
     for o in park.outputs:
         f = facilities[o.facility_id]
-        exchanges = [{"input": (fg.database, o.product_id), "amount": 1.0, "type": "production"}]
-        exchanges += [{"input": e.target, "amount": e.amount, "type": e.kind, "rows": e.rows}
-                      for e in by_product[o.product_id]]
+        # one Brightway exchange per target: the matrix sums them anyway, and 200,000 input rows
+        # would otherwise be 200,000 database rows (footprint keeps each row's exchange in fg.exchanges)
+        merged: dict[tuple[Key, str], dict] = {}
+        for e in by_product[o.product_id]:
+            m = merged.setdefault((e.target, e.kind), {"input": e.target, "amount": 0.0, "type": e.kind, "rows": []})
+            m["amount"] += e.amount
+            m["rows"] += e.rows
+        exchanges = [{"input": (fg.database, o.product_id), "amount": 1.0, "type": "production"}, *merged.values()]
         datasets.append({
             "database": fg.database, "code": o.product_id, "name": o.name, "reference product": o.name,
             "unit": units.PARK_TO_BRIGHTWAY[o.unit], "location": location, "type": "process",
