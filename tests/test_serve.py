@@ -12,6 +12,7 @@ import ipaddress
 import os
 import re
 import socket
+import ssl
 import statistics
 import subprocess
 import sys
@@ -127,7 +128,7 @@ def test_https_only_with_tls_serves_the_issued_footprints_to_a_new_client(issued
                     log=tmp_path / "serve.log")
     try:
         base = f"https://127.0.0.1:{server.port}"
-        with httpx.Client(verify=str(ca), timeout=30) as c:
+        with httpx.Client(verify=ssl.create_default_context(cafile=str(ca)), timeout=30) as c:
             bearer = {"Authorization": f"Bearer {token(c, base, 'tls-buyer', secret)}"}
             r = c.get(f"{base}/3/footprints", headers=bearer)
             assert r.status_code == 200 and len(r.json()["data"]) == 5
@@ -142,7 +143,7 @@ def test_https_only_with_tls_serves_the_issued_footprints_to_a_new_client(issued
                 plain.post(f"http://127.0.0.1:{server.port}/auth/token", data={"grant_type": "client_credentials"},
                            auth=("tls-buyer", secret))
         cli(issued.url, "api-clients", "revoke", "tls-buyer")
-        with httpx.Client(verify=str(ca), timeout=30) as c:
+        with httpx.Client(verify=ssl.create_default_context(cafile=str(ca)), timeout=30) as c:
             assert c.get(f"{base}/3/footprints", headers=bearer).status_code == 403
     finally:
         server.stop()

@@ -30,6 +30,7 @@ STATUS_TEXT = {
     "suspended": ("已暂停", "Suspended"), "withdrawn": ("已撤销", "Withdrawn (revoked)"),
     "superseded": ("已被取代", "Superseded"),
 }
+MAX_CACHED_VERDICTS = 2000
 _verdicts: dict[tuple[str, str, str], Any] = {}
 _verdicts_lock = threading.Lock()
 
@@ -92,6 +93,8 @@ def _copy_verdict(request: Request, number: str, status: str):  # noqa: ANN202 -
     verdict = verification.verify(Path(f"{number}.pdf"), _roots(request), verification.DatabaseSource(registry),
                                   pdf=pdf)
     with _verdicts_lock:
+        if len(_verdicts) >= MAX_CACHED_VERDICTS:  # a day's worth of pages; older days are never asked again
+            _verdicts.clear()
         _verdicts[key] = verdict
     return verdict
 
