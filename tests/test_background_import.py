@@ -183,3 +183,41 @@ def test_uslci_imports_every_dataset_with_plausible_footprints(project):
     assert all(Path(p).exists() for p in report_paths("uslci-test"))
     assert report.technosphere_linked + report.technosphere_unlinked == xml.count(b"<inputGroup>5<") + \
         xml.count(b"<outputGroup>3<")
+
+
+def test_bundle_records_identity_and_recompute_refuses_another(project, tmp_path):
+    import hashlib
+    import json
+
+    from parks import write_park
+
+    from footprint.exchange.background import import_database, remove
+    from footprint.review import bundle
+
+    source = tmp_path / "mini.xml"
+    source.write_text(ecospold1([GRID, STEEL, CEMENT, GRID_US]))
+    import_database(source, "ecospold1", "es1-bundle")
+    park = write_park(tmp_path / "park", facilities=[{"facility_id": "shop"}],
+                      outputs=[{"product_id": "frame", "facility_id": "shop", "unit": "kg", "amount": 100}],
+                      inputs=[{"facility_id": "shop", "ref": "bg:es1-bundle:2", "amount": 120, "unit": "kg"},
+                              {"facility_id": "shop", "ref": "bg:es1-bundle:1", "amount": 50, "unit": "kWh"}])
+    digest, results = bundle.create(park, tmp_path / "b.zip", iterations=0, seed=1)
+    grid = 0.5 + 0.001 * CH4_FOSSIL
+    steel = (1.0 + grid) / 1.2
+    [frame] = results.products
+    assert frame.total == pytest.approx((120 * steel + 50 * grid) / 100, rel=1e-6)
+    assert [(d.database, d.code, d.name) for d in frame.background_datasets] == [
+        ("es1-bundle", "1", "Electricity, at grid"), ("es1-bundle", "2", "Steel, at plant")]
+    assert frame.background_datasets[0].publication == "EcoSpold 1 data from mini.xml"
+
+    recorded = json.loads(bundle.read(tmp_path / "b.zip")["background/databases.json"])["es1-bundle"]["identity"]
+    assert recorded["source_sha256"] == hashlib.sha256(source.read_bytes()).hexdigest()
+    assert recorded["format"] == "ecospold1"
+    _, _, diffs = bundle.recompute(tmp_path / "b.zip")
+    assert max(d.relative for d in diffs) <= bundle.TOLERANCE
+
+    remove("es1-bundle")
+    source.write_text(ecospold1([GRID, STEEL]))  # another release under the same name
+    import_database(source, "ecospold1", "es1-bundle")
+    with pytest.raises(ValueError, match="not the ones the bundle was computed on.*es1-bundle: source_sha256"):
+        bundle.recompute(tmp_path / "b.zip")

@@ -8,6 +8,8 @@ they come from, are what the review report and the certificate name.
 
 from __future__ import annotations
 
+import json
+
 import bw2data as bd
 
 from footprint.engine.inventory import Foreground
@@ -69,3 +71,42 @@ def _describe(fg: Foreground, key: tuple[str, str]) -> BackgroundDataset:
         publication = target.source or node.get("source") or key[0]
     return BackgroundDataset(database=key[0], code=key[1], name=target.name, unit=target.unit,
                              location=node.get("geography") or node.get("location") or "", publication=publication)
+
+
+def recorded_identities(databases_json: dict) -> dict[str, dict]:
+    """name → identity of each imported database a bundle's ``background/databases.json`` records."""
+    if not isinstance(databases_json, dict):
+        raise ValueError("background/databases.json: expected an object of database names")
+    return {name: entry["identity"] for name, entry in databases_json.items()
+            if isinstance(entry, dict) and isinstance(entry.get("identity"), dict)}
+
+
+def check_identities(recorded: dict[str, dict]) -> None:
+    """Refuse to reproduce on background data other than the bundle's: every imported database it
+    used must be here with the same source SHA-256, format, options and footprint version."""
+    problems = [f"{name}: {d}" for name, ident in sorted(recorded.items()) for d in differences(ident, identity(name))]
+    if problems:
+        raise ValueError("the background databases here are not the ones the bundle was computed on — "
+                         + "; ".join(problems) + ". Import the same source with `footprint background import` "
+                         "(same file, format and options) and the same footprint version.")
+
+
+def export_database(name: str) -> bytes:
+    """An imported database as JSON (activities with their exchanges, and its identity), so a fresh
+    data directory can hold exactly the same data: what ``recompute`` hands its child process."""
+    datasets = [{**data, "exchanges": data.get("exchanges", [])} for data in bd.Database(name).load().values()]
+    return json.dumps({"name": name, "identity": identity(name), "datasets": datasets}, sort_keys=True).encode()
+
+
+def load_database(data: bytes) -> str:
+    """Write a database exported by :func:`export_database` into this data directory."""
+    payload = json.loads(data)
+    name = payload["name"]
+    for ds in payload["datasets"]:
+        for e in ds["exchanges"]:
+            e["input"], e["output"] = tuple(e["input"]), tuple(e.get("output") or (name, ds["code"]))
+    db = bd.Database(name)
+    db.register()
+    db.write({(name, ds["code"]): ds for ds in payload["datasets"]})
+    record_identity(name, payload["identity"])
+    return name

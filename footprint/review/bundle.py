@@ -60,6 +60,7 @@ def _background_files(results: Results) -> dict[str, bytes]:
     import bw2data as bd
 
     from footprint.engine.background import CO2E_DB, OPEN_FACTORS, OPEN_FACTORS_CSV
+    from footprint.engine.imported import identity as imported_identity
 
     files, identity = {}, {}
     for name, label in results.databases.items():
@@ -68,6 +69,8 @@ def _background_files(results: Results) -> dict[str, bytes]:
         elif name == OPEN_FACTORS:
             files["background/open-factors.csv"] = OPEN_FACTORS_CSV.read_bytes()
             identity[name] = {"version": label, "copied": True, "file": "background/open-factors.csv"}
+        elif imported_identity(name):  # imported by footprint: its source's identity, not its data
+            identity[name] = {"version": label, "copied": False, "identity": imported_identity(name)}
         else:  # a licensed database: record what was used, do not copy it
             processed = Path(bd.Database(name).filepath_processed())
             identity[name] = {"version": label, "copied": False,
@@ -196,11 +199,17 @@ def recompute(bundle: Path) -> tuple[Results, Results, list[Difference]]:
     The child runs isolated (``python -I``: no user site, no ``PYTHON*`` variables, not the current
     folder), with a clean environment and a fresh data directory next to, never inside, the extracted
     files, and with the background factors this footprint ships: a bundle cannot bring its own.
+    Imported background databases (USLCI, ecoinvent, …) are not in the bundle either: the
+    reviewer's own copy is used, after checking its identity is the one recorded, and handed to the
+    child from a folder beside the extracted files.
     """
     from footprint.engine.background import OPEN_FACTORS_CSV
+    from footprint.engine.imported import check_identities, export_database, recorded_identities
 
     files = read(bundle)
     settings(files)
+    imported = recorded_identities(json.loads(files.get("background/databases.json", b"{}")))
+    check_identities(imported)
     recorded = Results.model_validate_json(files["results.json"])
     park = json.loads(files[MANIFEST]).get("park")
     if recorded.park != park:
@@ -211,13 +220,17 @@ def recompute(bundle: Path) -> tuple[Results, Results, list[Difference]]:
                          "ships; recompute with the footprint version that made the bundle")
     with tempfile.TemporaryDirectory(prefix="footprint-recompute-") as tmp:
         root, fresh_home = Path(tmp) / "bundle", Path(tmp) / "home"
+        backgrounds = Path(tmp) / "imported-backgrounds"
         root.mkdir()
         fresh_home.mkdir()
+        backgrounds.mkdir()
         archives.extract(files, root)
+        for name in imported:
+            (backgrounds / f"{name}.json").write_bytes(export_database(name))
         env = {"PATH": os.environ.get("PATH", os.defpath), "HOME": str(fresh_home), "TMPDIR": tmp,
                "FOOTPRINT_HOME": str(fresh_home), "LC_ALL": "C.UTF-8", "LANG": "C.UTF-8"}
-        child = subprocess.run([sys.executable, "-I", "-m", "footprint.review.bundle", str(root)], env=env,
-                               cwd=tmp, capture_output=True, text=True)
+        child = subprocess.run([sys.executable, "-I", "-m", "footprint.review.bundle", str(root), str(backgrounds)],
+                               env=env, cwd=tmp, capture_output=True, text=True)
         if child.returncode != 0:
             message = "\n".join(child.stderr.strip().splitlines()[-CHILD_LINES:])
             raise RecomputeError(f"recomputation of {bundle} failed: {message}")
@@ -247,8 +260,9 @@ def compare(recorded: Results, fresh: Results) -> list[Difference]:
     return out
 
 
-def _child(root: Path) -> None:
-    """In the fresh process: set up the shipped background, compute, print the results JSON.
+def _child(root: Path, backgrounds: Path) -> None:
+    """In the fresh process: set up the shipped background and the reviewer's imported databases,
+    compute, print the results JSON.
 
     Errors are printed as one located message (never a traceback) and exit 2 for bad data.
     """
@@ -257,6 +271,7 @@ def _child(root: Path) -> None:
     home.activate()
     from footprint.engine.background import ensure_project, method_identity
     from footprint.engine.calculation import compute_park
+    from footprint.engine.imported import load_database
     from footprint.park.errors import ParkDataError
     from footprint.park.loading import load_park
 
@@ -264,6 +279,8 @@ def _child(root: Path) -> None:
         iterations, seed = settings({"environment.json": (root / "environment.json").read_bytes()})
         park = load_park(root / "park")
         ensure_project()
+        for exported in sorted(backgrounds.glob("*.json")):
+            load_database(exported.read_bytes())
         recorded_method = json.loads((root / "method.json").read_text())
         if method_identity()["factors_sha256"] != recorded_method.get("factors_sha256"):
             sys.exit("the characterisation factors differ from the bundle's (method.json factors_sha256)")
@@ -278,4 +295,4 @@ def _child(root: Path) -> None:
 
 
 if __name__ == "__main__":
-    _child(Path(sys.argv[1]))
+    _child(Path(sys.argv[1]), Path(sys.argv[2]))
