@@ -163,26 +163,71 @@ def test_cli_refusals_exit_2(project, tmp_path):
     assert runner.invoke(app, ["background", "search", "nothing-here", "steel"]).exit_code == 2
 
 
-@pytest.mark.skipif(not USLCI.exists(), reason="the shipped USLCI release is not in ../shared/data")
-def test_uslci_imports_every_dataset_with_plausible_footprints(project):
-    from footprint.exchange.background import import_database, report_paths
+@pytest.fixture(scope="module")
+def uslci(project):
+    """The shipped USLCI release imported as `uslci`, the name demo-park-uslci uses."""
+    if not USLCI.exists():
+        pytest.skip("the shipped USLCI release is not in ../shared/data")
+    from footprint.exchange.background import import_database
 
-    report = import_database(USLCI, "ecospold1", "uslci-test")
+    return import_database(USLCI, "ecospold1", "uslci")
+
+
+def test_uslci_imports_every_dataset_with_plausible_footprints(uslci):
+    import bw2data as bd
+
+    from footprint.exchange.background import report_paths
+
+    report = uslci
     with zipfile.ZipFile(USLCI) as z:
         xml = b"".join(z.read(n) for n in z.namelist() if n.endswith(".xml") and "categories" not in n)
     numbers = set(re.findall(rb'<dataset number="(\d+)"', xml))
-    import bw2data as bd
-
-    codes = {a["code"] for a in bd.Database("uslci-test")}
+    codes = {a["code"] for a in bd.Database("uslci")}
     assert len(numbers) == 639 == report.datasets_read and {n.decode() for n in numbers} <= codes
-    # Published orders of magnitude (README "Background data"): US grid ~0.67 kg CO2e/kWh, natural gas
-    # burned in a boiler ~2.4 kg/m3 (1.9 combustion + upstream), hot-rolled steel ~2.3 kg/kg.
+    # Published orders of magnitude (README "Background databases you own"): US grid ~0.67 kg CO2e/kWh,
+    # natural gas burned in a boiler ~2.4 kg/m3 (1.9 combustion + upstream), hot-rolled steel ~2.3 kg/kg.
     refs = {r.code: r.kg_co2e for r in report.references}
     assert 0.60 < refs["93176"] < 0.75 and 2.2 < refs["95054"] < 2.6 and 2.0 < refs["70631"] < 2.6
-    assert refs["93176"] == pytest.approx(footprint_of("uslci-test", "93176"), rel=1e-9)
-    assert all(Path(p).exists() for p in report_paths("uslci-test"))
+    assert refs["93176"] == pytest.approx(footprint_of("uslci", "93176"), rel=1e-6)
+    assert all(Path(p).exists() for p in report_paths("uslci"))
     assert report.technosphere_linked + report.technosphere_unlinked == xml.count(b"<inputGroup>5<") + \
         xml.count(b"<outputGroup>3<")
+
+
+def test_demo_park_on_uslci_reviews_recomputes_and_certifies(uslci, tmp_path, monkeypatch):
+    import json
+    import shutil
+    import subprocess
+
+    from conftest import ROOT
+
+    from footprint.documents import read_attachment
+
+    monkeypatch.setenv("FOOTPRINT_DATABASE_URL", f"sqlite:///{tmp_path / 'registry.sqlite'}")
+    runner = CliRunner()
+
+    def cli(*args: str, code: int = 0) -> str:
+        result = runner.invoke(app, list(args), catch_exceptions=False)
+        assert result.exit_code == code, result.output
+        return result.output
+
+    park, review, out = ROOT / "inventories" / "demo-park-uslci", tmp_path / "review", tmp_path / "certs"
+    cli("keys", "demo")
+    cli("review", str(park), "--product", "hex-bolt-hdg", "--out", str(review), "--iterations", "20")
+    bundle = next(review.glob("*-bundle.zip"))
+    assert "Reproduced" in cli("recompute", str(bundle))
+    cli("review", "decide", str(park), "--product", "hex-bolt-hdg", "--approve", "--reviewer", "Dana Lee (demo)",
+        "--comment", "USLCI links checked", "--bundle", str(bundle))
+    cli("certify", str(park), "--product", "hex-bolt-hdg", "--issuer", str(ROOT / "inventories" / "demo-issuer.yaml"),
+        "--out", str(out), "--issue-date", "2026-03-01")
+    [pdf] = out.glob("hex-bolt-hdg_*.pdf")
+    results = json.loads(read_attachment(pdf.read_bytes())[1])["extensions"][0]["data"]["results"]
+    used = {(d["database"], d["code"]) for d in results["products"][0]["background_datasets"]}
+    assert {("uslci", "93176"), ("uslci", "95054"), ("uslci", "70631")} <= used  # the three inputs drawn from USLCI
+    if shutil.which("pdftotext"):
+        text = subprocess.run(["pdftotext", str(review / "demo-park-uslci-review.pdf"), "-"], capture_output=True,
+                              text=True, check=True).stdout
+        assert "Background datasets used" in text and "U.S. Life Cycle Inventory Database (USLCI), FY21" in text
 
 
 def test_bundle_records_identity_and_recompute_refuses_another(project, tmp_path):

@@ -72,6 +72,8 @@ def import_database(path: str | Path, fmt: str, name: str, publication: str | No
     report.datasets_written = len(parsed.datasets)
     step(f"Writing {len(parsed.datasets)} activities")
     label = publication or parsed.publication
+    for ds in parsed.datasets:  # what the review's "Factors used" names as each activity's source
+        ds.setdefault("source", f"{label}; dataset {ds.get('dataset') or ds.get('process') or ds['code']}")
     _write(name, parsed.datasets, {
         "format": fmt, "source": path.name, "source_sha256": report.source_sha256, "options": options,
         "footprint": report.footprint, "publication": label,
