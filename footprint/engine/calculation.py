@@ -25,7 +25,7 @@ from scipy.sparse.linalg import splu
 from footprint import __version__
 from footprint.engine import home, uncertainty
 from footprint.engine.background import METHODS, PARTS, database_versions, ensure_project, method_factors, node_ids
-from footprint.engine.imported import background_datasets
+from footprint.engine.imported import background_datasets, through_suppliers
 from footprint.engine.inventory import Exchange, Foreground, build_foreground, write_foreground
 from footprint.files import write_atomic
 from footprint.park.errors import ParkDataError, Problem
@@ -318,20 +318,9 @@ def _dqr(fg: Foreground, items: list[tuple[Exchange, np.ndarray]]) -> float | No
 
 def _background_closure(fg: Foreground, pids: list[str]) -> dict[str, set[str]]:
     """Background databases each product depends on, through its park suppliers and loops."""
-    direct: dict[str, set[str]] = {p: set() for p in pids}
-    suppliers: dict[str, set[str]] = {p: set() for p in pids}
-    for e in fg.exchanges:
-        if e.supplier:
-            suppliers[e.product_id].add(e.supplier)
-        elif e.target[0] == fg.database:
-            direct[e.product_id].add("park factors.csv")
-        elif e.kind == "technosphere":
-            direct[e.product_id].add(e.target[0])
-    changed = True
-    while changed:
-        changed = False
-        for p in pids:
-            merged = direct[p].union(*(direct[s] for s in suppliers[p]))
-            if merged != direct[p]:
-                direct[p], changed = merged, True
-    return direct
+    def database(e: Exchange) -> str | None:
+        if e.target[0] == fg.database:
+            return "park factors.csv"
+        return e.target[0] if e.kind == "technosphere" else None
+
+    return through_suppliers(fg, pids, database)

@@ -9,10 +9,11 @@ they come from, are what the review report and the certificate name.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Hashable
 
 import bw2data as bd
 
-from footprint.engine.inventory import Foreground
+from footprint.engine.inventory import Exchange, Foreground
 from footprint.park.models import BackgroundDataset
 
 IDENTITY = "footprint_import"
@@ -40,16 +41,17 @@ def differences(recorded: dict, present: dict | None) -> list[str]:
             if recorded.get(k) != present.get(k)]
 
 
-def background_datasets(fg: Foreground, product_ids: list[str]) -> dict[str, list[BackgroundDataset]]:
-    """Per product, the background activities its supply chain draws on directly (through park
-    suppliers and loops), each with the publication it comes from."""
-    direct: dict[str, set[tuple[str, str]]] = {p: set() for p in product_ids}
+def through_suppliers(fg: Foreground, product_ids: list[str], pick: Callable[[Exchange], Hashable | None]
+                      ) -> dict[str, set]:
+    """Per product, what ``pick`` takes from its own exchanges and, through park suppliers and loops,
+    from theirs (None: nothing)."""
+    direct: dict[str, set] = {p: set() for p in product_ids}
     suppliers: dict[str, set[str]] = {p: set() for p in product_ids}
     for e in fg.exchanges:
         if e.supplier:
             suppliers[e.product_id].add(e.supplier)
-        elif e.kind == "technosphere" and e.target[0] != fg.database:
-            direct[e.product_id].add(e.target)
+        elif (item := pick(e)) is not None:
+            direct[e.product_id].add(item)
     changed = True
     while changed:
         changed = False
@@ -57,8 +59,16 @@ def background_datasets(fg: Foreground, product_ids: list[str]) -> dict[str, lis
             merged = direct[p].union(*(direct[s] for s in suppliers[p]))
             if merged != direct[p]:
                 direct[p], changed = merged, True
-    described = {key: _describe(fg, key) for keys in direct.values() for key in keys}
-    return {p: [described[k] for k in sorted(keys)] for p, keys in direct.items()}
+    return direct
+
+
+def background_datasets(fg: Foreground, product_ids: list[str]) -> dict[str, list[BackgroundDataset]]:
+    """Per product, the background activities its supply chain draws on directly (through park
+    suppliers and loops), each with the publication it comes from."""
+    used = through_suppliers(fg, product_ids,
+                             lambda e: e.target if e.kind == "technosphere" and e.target[0] != fg.database else None)
+    described = {key: _describe(fg, key) for keys in used.values() for key in keys}
+    return {p: [described[k] for k in sorted(keys)] for p, keys in used.items()}
 
 
 def _describe(fg: Foreground, key: tuple[str, str]) -> BackgroundDataset:
