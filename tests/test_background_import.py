@@ -217,7 +217,8 @@ def test_demo_park_on_uslci_reviews_recomputes_and_certifies(uslci, tmp_path, mo
     bundle = next(review.glob("*-bundle.zip"))
     assert "Reproduced" in cli("recompute", str(bundle))
     cli("review", "decide", str(park), "--product", "hex-bolt-hdg", "--approve", "--reviewer", "Dana Lee (demo)",
-        "--comment", "USLCI links checked", "--bundle", str(bundle))
+        "--comment", "USLCI links checked", "--bundle", str(bundle), "--statement",
+        str(ROOT / "inventories" / "demo-statement.yaml"))
     cli("certify", str(park), "--product", "hex-bolt-hdg", "--issuer", str(ROOT / "inventories" / "demo-issuer.yaml"),
         "--out", str(out), "--issue-date", "2026-03-01")
     [pdf] = out.glob("hex-bolt-hdg_*.pdf")
@@ -228,6 +229,12 @@ def test_demo_park_on_uslci_reviews_recomputes_and_certifies(uslci, tmp_path, mo
         text = subprocess.run(["pdftotext", str(review / "demo-park-uslci-review.pdf"), "-"], capture_output=True,
                               text=True, check=True).stdout
         assert "Background datasets used" in text and "U.S. Life Cycle Inventory Database (USLCI), FY21" in text
+        certificate = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+        named = " ".join(certificate.split())  # the certificate names the publication and each dataset used
+        assert "Life Cycle Inventory Database (USLCI), FY21 Q3.01 release" in named
+        for dataset in ("Hot rolled sheet, steel, at plant", "Electricity, at grid (US)",
+                        "Natural gas, combusted in industrial boiler"):
+            assert dataset in named
 
 
 def test_bundle_records_identity_and_recompute_refuses_another(project, tmp_path):

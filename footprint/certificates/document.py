@@ -161,6 +161,7 @@ def certificate_context(results: Results, certificate: Certificate, lang: str, d
         "dqi": {"ter": f"{p.dqi.ter:.1f}", "ger": f"{p.dqi.ger:.1f}", "tir": f"{p.dqi.tir:.1f}",
                 "unrated": numbers.percent(p.dqi.unrated_share)} if p.dqi else None,
         "background": pact.secondary_sources(results, p),
+        "imported_datasets": imported_datasets(p),
         "pact_unit": f"{unit_amount} {pact_unit}",
         "qr_path": path, "qr_modules": modules,
         "verify_url": certificate.issuer.verification_url,
@@ -168,3 +169,11 @@ def certificate_context(results: Results, certificate: Certificate, lang: str, d
         "data_file": DATA_FILE,
         "created": moment(certificate.issue_date).isoformat(),
     }
+
+
+def imported_datasets(p: ProductResult) -> list[tuple[str, list[str]]]:
+    """Per publication of an imported background database (USLCI, ecoinvent, …), the datasets the
+    product's supply chain used: what the certificate names besides the database labels."""
+    imported = [d for d in p.background_datasets if d.database != "open-factors"]
+    return [(pub, [f"{d.name} ({d.location})" if d.location else d.name for d in imported if d.publication == pub])
+            for pub in dict.fromkeys(d.publication for d in imported)]

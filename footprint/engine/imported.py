@@ -120,9 +120,3 @@ def load_database(data: bytes) -> str:
     db.write({(name, ds["code"]): ds for ds in payload["datasets"]})
     record_identity(name, payload["identity"])
     return name
-
-
-def publications(datasets: list[BackgroundDataset]) -> list[str]:
-    """The distinct publications behind a product's background datasets, in first-use order (what a
-    certificate names as its background data)."""
-    return list(dict.fromkeys(d.publication for d in datasets))
