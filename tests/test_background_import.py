@@ -273,3 +273,26 @@ def test_bundle_records_identity_and_recompute_refuses_another(project, tmp_path
     import_database(source, "ecospold1", "es1-bundle")
     with pytest.raises(ValueError, match="not the ones the bundle was computed on.*es1-bundle: source_sha256"):
         bundle.recompute(tmp_path / "b.zip")
+
+
+def test_ecospold1_bad_amounts_and_numbers_are_reported_not_written(project, tmp_path):
+    from footprint.exchange.background import import_database
+
+    broken = {"number": "7", "flows": [{**GRID["flows"][0], "number": "700", "amount": 0}]}  # makes nothing
+    twice = {**GRID, "flows": GRID["flows"][:2]}  # the number of GRID again
+    odd = {"number": "8", "flows": [
+        {"number": "800", "name": "Widget", "unit": "kg", "amount": 1, "group": "out0"},
+        {"number": "100", "name": "Electricity, at grid", "unit": "kWh", "amount": "lots", "group": "in5"},
+        {"number": "900", "name": "Carbon dioxide", "unit": "kg", "amount": "NaN", "group": "out4",
+         "category": "emission", "sub": "air"},
+        {"number": "900", "name": "Carbon dioxide", "unit": "kg", "amount": 2.0, "group": "out4",
+         "category": "emission", "sub": "air"}]}
+    source = tmp_path / "odd.xml"
+    source.write_text(ecospold1([GRID, broken, twice, odd]))
+    report = import_database(source, "ecospold1", "es1-odd")
+    assert (report.datasets_read, report.datasets_written) == (4, 2)
+    assert any("Dataset 7" in n and "reference amount is 0.0" in n for n in report.notes)
+    assert any("Dataset 1" in n and "second dataset" in n for n in report.notes)
+    assert report.unlinked["amount is not a number"] == {"Electricity, at grid [kWh]": 1}
+    assert report.elementary_unmapped["Carbon dioxide (amount is not a number)"] == 1
+    assert footprint_of("es1-odd", "8") == pytest.approx(2.0, rel=1e-6)

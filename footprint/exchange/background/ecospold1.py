@@ -15,6 +15,7 @@ so 639 datasets collapse into 415 keys, and links by name, so 7 of 45,656 edges 
 
 from __future__ import annotations
 
+import math
 import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -198,6 +199,18 @@ def _choose(candidates: list[tuple[Dataset, Product]], location: str | None) -> 
 
 def convert(datasets: list[Dataset], db: str, bio: Biosphere, report: LinkReport) -> tuple[list[dict], dict]:
     """Brightway datasets of ``db`` and, per activity code, the stand-in kg CO2e of dropped gases per run."""
+    report.datasets_read = len(datasets)
+    usable, numbers = [], set()
+    for ds in datasets:  # a dataset that makes nothing (or NaN), or twice under one number, cannot be an activity
+        if not math.isfinite(ds.reference.amount) or ds.reference.amount == 0:
+            report.notes.append(f"Dataset {ds.number} {ds.name!r} not written: its reference amount is "
+                                f"{ds.reference.amount!r}.")
+        elif ds.number in numbers:
+            report.notes.append(f"Dataset {ds.number} {ds.name!r} not written: a second dataset with that number.")
+        else:
+            usable.append(ds)
+            numbers.add(ds.number)
+    datasets = usable
     consumed = {f.number for ds in datasets for f in ds.flows if f.group == "in5"}
     products = {ds.number: _split(ds, consumed, report) for ds in datasets}
     providers: dict[str, list[tuple[Dataset, Product]]] = defaultdict(list)
@@ -210,7 +223,11 @@ def convert(datasets: list[Dataset], db: str, bio: Biosphere, report: LinkReport
     for ds in datasets:
         exchanges, ghg_dropped = [], 0.0
         for f in ds.flows:
-            if f.group in ("in5", "out3"):
+            if not math.isfinite(f.amount) and f.group in ("in5", "out3"):
+                report.unlink("amount is not a number", f.label)
+            elif not math.isfinite(f.amount):
+                report.elementary_unmapped[f"{f.name} (amount is not a number)"] += 1
+            elif f.group in ("in5", "out3"):
                 link = _link(ds, f, providers, chosen, ambiguous, report)
                 if link:
                     exchanges.append({"input": (db, link[0]), "amount": f.amount * link[1], "type": "technosphere",
@@ -245,7 +262,6 @@ def convert(datasets: list[Dataset], db: str, bio: Biosphere, report: LinkReport
     report.ambiguous += ambiguous.values()
     if ambiguous:
         report.notes.append(f"Where several datasets supply one flow, the link goes by {CHOICE_RULE}.")
-    report.datasets_read = len(datasets)
     report.datasets_written = len(out)
     return out, dropped
 
