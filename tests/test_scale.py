@@ -128,3 +128,4 @@ def test_review_writes_report_and_bundle_or_nothing_and_bounds_the_pdf(deep, tmp
         text = " ".join(subprocess.run([pdftotext, str(done.pdf), "-"], capture_output=True, text=True).stdout.split())
         assert "a full section for the first 4 of 6 products" in text
         assert "5 p3 — Product p3" in text and "p4 — Product p4" not in text
+        assert "Information findings (" in text  # the park's info findings are counted, not listed

@@ -20,7 +20,7 @@ def _pct(x: float, places: int = 1) -> str:
     return numbers.percent(x, places)
 
 
-PDF_DETAIL_LIMIT = 50  # products with a full section in the PDF; the HTML has every product's
+PDF_DETAIL_LIMIT = 20  # products with a full section in the PDF; the HTML has every product's
 
 
 def context(review: ParkReview, bundle_hash: str | None, iterations: int, seed: int | None,
@@ -36,8 +36,9 @@ def render(review: ParkReview, bundle_hash: str | None, iterations: int, seed: i
            day: date) -> tuple[str, bytes]:
     """(HTML, PDF) of the review; the PDF embeds the results JSON it describes.
 
-    The PDF has a full section for the first PDF_DETAIL_LIMIT products only (and says so), as a
-    park of thousands of products would take WeasyPrint an hour; the HTML has them all.
+    The PDF has a full section for the first PDF_DETAIL_LIMIT products only, and then lists only the
+    park's warnings and errors (and says so), as a park of thousands of products would take
+    WeasyPrint an hour; the HTML has them all.
     """
     moment = document_moment(day)
     r = renderer()
