@@ -42,7 +42,9 @@ demo: install
 	$(BIN)/footprint calc $(DEMO) --json $(OUT)/demo-park-results.json --csv $(OUT)/demo-park-results.csv
 	$(BIN)/footprint review $(DEMO) --out $(OUT)
 	$(BIN)/footprint recompute $(OUT)/demo-park-bundle.zip
-	$(BIN)/footprint review decide $(DEMO) --approve --reviewer "Wang Fang (demo reviewer)" \
+	$(BIN)/footprint reviewers list | grep -q wang.fang || $(BIN)/footprint reviewers add wang.fang \
+	  --name "Wang Fang" --organisation "Demo Verification Body (fictitious)"
+	$(BIN)/footprint review decide $(DEMO) --approve --reviewer wang.fang \
 	  --comment "Demo approval: rows, factors and checks reviewed" --bundle $(OUT)/demo-park-bundle.zip \
 	  --statement inventories/demo-statement.yaml
 	$(BIN)/footprint certify $(DEMO) --issuer inventories/demo-issuer.yaml --out $(OUT)

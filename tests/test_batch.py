@@ -146,7 +146,8 @@ def test_killed_worker_loses_nothing_and_duplicates_no_certificate(tmp_path, pro
     out = tmp_path / "out"
     jobs = [Job("certify", str(p), str(out), workers_root=str(tmp_path / "workers"), template=str(project),
                 day=date(2026, 3, 1), lang="en", issuer=str(ROOT / "inventories" / "demo-issuer.yaml"),
-                key_home=str(project), registry_url=url, self_declared=True, since_seq=since) for p in parks]
+                key_home=str(project), registry_url=url, self_declared=True, backdate=True, since_seq=since)
+            for p in parks]
     from footprint.certificates import keys
 
     keys.default_key(project)  # the demo key, made once before the workers read it

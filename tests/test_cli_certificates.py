@@ -57,10 +57,17 @@ def test_certify_verify_export_revoke(cli, park_dir, tmp_path):
     assert "has not been reviewed" in refused and not out.exists()
     review = tmp_path / "review"
     cli("review", str(park_dir), "--out", str(review), "--iterations", "50")
-    cli("review", "decide", str(park_dir), "--approve", "--reviewer", "Zhao Min (demo reviewer)", "--comment",
-        "rows checked", "--bundle", str(next(review.glob("*-bundle.zip"))), "--statement",
-        str(ROOT / "inventories" / "demo-statement.yaml"))
-    cli("certify", str(park_dir), "--issuer", ISSUER, "--out", str(out), "--issue-date", "2026-03-01")
+    bundle = str(next(review.glob("*-bundle.zip")))
+    statement = str(ROOT / "inventories" / "demo-statement.yaml")
+    assert "not a registered reviewer" in cli("review", "decide", str(park_dir), "--approve", "--reviewer",
+                                              "zhao.min", "--comment", "rows checked", "--bundle", bundle,
+                                              "--statement", statement, code=1)
+    cli("reviewers", "add", "zhao.min", "--name", "Zhao Min", "--organisation", "Demo Verification Ltd")
+    cli("review", "decide", str(park_dir), "--approve", "--reviewer", "zhao.min", "--comment", "rows checked",
+        "--bundle", bundle, "--statement", statement)
+    assert "--backdate" in cli("certify", str(park_dir), "--issuer", ISSUER, "--out", str(out), "--issue-date",
+                               "2026-03-01", code=1)
+    cli("certify", str(park_dir), "--issuer", ISSUER, "--out", str(out), "--issue-date", "2026-03-01", "--backdate")
     files = sorted(out.glob("*.pdf"))
     assert [f.name.split("_")[0] for f in files] == ["power", "profile"]
     pdf = next(f for f in files if f.name.startswith("profile"))
@@ -70,14 +77,14 @@ def test_certify_verify_export_revoke(cli, park_dir, tmp_path):
 
     data = json.loads(read_attachment(pdf.read_bytes())[1])
     verified = data["pcf"]["verification"]
-    assert "Reviewed by Zhao Min (demo reviewer)" in verified["comments"]
+    assert "Reviewed by Zhao Min (Demo Verification Ltd)" in verified["comments"]
     assert "Limited assurance" in verified["comments"]
     assert verified["providerName"].startswith("Demo Product Carbon Footprint Certification Centre (verification")
     assert verified["standardName"] == "ISO 14064-3:2019"
     assert data["extensions"][0]["data"]["certificate"]["self_declared"] is False
     if shutil.which("pdftotext"):
         text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
-        assert "Zhao Min (demo reviewer)" in text and "Monte Carlo, n = 50" in text
+        assert "Zhao Min (Demo Verification Ltd)" in text and "Monte Carlo, n = 50" in text
 
     report = cli("verify", str(pdf))
     for check in ("signature", "coverage", "signer", "data", "file", "status"):
@@ -119,7 +126,8 @@ def test_an_unusable_key_stops_certify_before_anything_is_issued(cli, park_dir, 
     cli_env = {keys.PASSPHRASE_ENV: "s3cret"}
     runner = CliRunner()
     result = runner.invoke(app, ["certify", str(park_dir), "--issuer", ISSUER, "--out", str(out), "--key", str(p12),
-                                 "--product", "power", "--issue-date", "2026-03-01", "--self-declared"], env=cli_env)
+                                 "--product", "power", "--issue-date", "2026-03-01", "--backdate", "--self-declared"],
+                           env=cli_env)
     assert result.exit_code == 0, result.output
     (pdf,) = out.glob("*.pdf")
     if shutil.which("pdftotext"):

@@ -157,11 +157,11 @@ def test_reissue_names_the_predecessor_and_registry_export_deprecates_it(park_di
     key = keys.default_key(home.resolve())
     with Registry(f"sqlite:///{tmp_path / 'registry.sqlite'}") as registry:
         (first,) = certification.issue(park, issuer, results, tmp_path / "a", key, ["profile"], "en",
-                                       date(2026, 3, 1), registry=registry)
+                                       date(2026, 3, 1), registry=registry, backdate=True)
         (second,) = certification.issue(park, issuer, results, tmp_path / "b", key, ["profile"], "en",
-                                        date(2026, 3, 2), registry=registry)
+                                        date(2026, 3, 2), registry=registry, backdate=True)
         (third,) = certification.issue(park, issuer, results, tmp_path / "c", key, ["profile"], "en",
-                                       date(2026, 3, 3), registry=registry)
+                                       date(2026, 3, 3), registry=registry, backdate=True)
         assert registry.predecessors(park.park.id, "profile") == [third.record.number, second.record.number,
                                                                    first.record.number]
         footprints, missing = __import__("footprint.exchange.export", fromlist=["x"]).registry_footprints(registry)

@@ -9,7 +9,9 @@ import pytest
 from conftest import DEMO, ROOT
 from parks import write_park
 
+from footprint.registry import reviewers
 from footprint.registry import statement as statements
+from footprint.registry.records import RegistryError
 from footprint.review.decisions import NotApproved, decide, require_approval, run_review
 
 
@@ -71,20 +73,24 @@ def test_approval_gate(park, tmp_path, registry):
     park_id = done.results.park
     with pytest.raises(NotApproved, match="has not been reviewed"):
         require_approval(registry, park, park_id, ["bar"])
+    with pytest.raises(RegistryError, match="not a registered reviewer"):
+        decide(registry, park_id, "bar", False, "Li Wei (demo reviewer)", "checked rows", done.bundle_hash, 50, 2)
+    reviewers.add(registry, "li.wei", "Li Wei", "Demo Verification Ltd", "CNAS V0000")
     with pytest.raises(ValueError, match="an approval needs the verification statement"):
-        decide(registry, park_id, "bar", True, "Li Wei (demo reviewer)", "checked rows", done.bundle_hash, 50, 2)
+        decide(registry, park_id, "bar", True, "li.wei", "checked rows", done.bundle_hash, 50, 2)
     statement = statements.load(ROOT / "inventories" / "demo-statement.yaml")
-    decide(registry, park_id, "bar", True, "Li Wei (demo reviewer)", "checked rows", done.bundle_hash, 50, 2,
-           statement)
-    decide(registry, park_id, "heat", False, "Li Wei (demo reviewer)", "meter calibration missing",
-           done.bundle_hash, 50, 2)
-    assert require_approval(registry, park, park_id, ["bar"])["bar"]["reviewer"] == "Li Wei (demo reviewer)"
-    with pytest.raises(NotApproved, match="rejected by Li Wei .*meter calibration missing"):
+    decide(registry, park_id, "bar", True, "li.wei", "checked rows", done.bundle_hash, 50, 2, statement)
+    decide(registry, park_id, "heat", False, "li.wei", "meter calibration missing", done.bundle_hash, 50, 2)
+    approval = require_approval(registry, park, park_id, ["bar"])["bar"]
+    assert (approval["reviewer"], approval["reviewer_name"], approval["reviewer_organisation"]) == (
+        "li.wei", "Li Wei", "Demo Verification Ltd")
+    with pytest.raises(NotApproved, match=r"rejected by Li Wei \(Demo Verification Ltd, CNAS V0000\) "
+                                          ".*meter calibration missing"):
         require_approval(registry, park, park_id, ["heat"])
     changed = tmp_path / "changed"
     shutil.copytree(park, changed)
     inputs = changed / "inputs.csv"
     inputs.write_text(inputs.read_text().replace("1.05,t", "1.06,t"))
-    with pytest.raises(NotApproved, match=r"changed since Li Wei \(demo reviewer\) approved"):
+    with pytest.raises(NotApproved, match=r"changed since Li Wei \(Demo Verification Ltd, CNAS V0000\) approved"):
         require_approval(registry, changed, park_id, ["bar"])
     assert registry.audit_report().ok

@@ -256,13 +256,16 @@ def test_revoked_certificate_is_reported_revoked(issued, roots, registry):
 
 
 def test_expired_certificate_is_reported_expired(registry, signer, roots, tmp_path):
-    old = issuing.issue(registry, signer, "demo-park", tmp_path, lambda r: document(
-        r, valid_from=dt.date.today() - dt.timedelta(days=400), valid_days=30))
-    verdict = verify(old.path, roots, registry)
-    assert not verdict.valid and "EXPIRED" in " ".join(verdict.reasons)
-    fresh = issuing.issue(registry, signer, "demo-park", tmp_path, lambda r: document(r, product_id="other"))
+    fresh = issuing.issue(registry, signer, "demo-park", tmp_path, lambda r: document(r, valid_days=30))
     later = dt.datetime.now(dt.UTC) + dt.timedelta(days=400)
     assert "EXPIRED" in " ".join(verify(fresh.path, roots, registry, now=later).reasons)
+
+
+def test_a_certificate_expired_at_issue_is_refused(registry, signer, tmp_path):
+    with pytest.raises(issuing.IssueError, match="cannot be expired when issued"):
+        issuing.issue(registry, signer, "demo-park", tmp_path, lambda r: document(
+            r, valid_from=dt.date.today() - dt.timedelta(days=400), valid_days=30))
+    assert registry.records() == [] and not list(tmp_path.glob("*.pdf*"))
 
 
 def test_unsigned_and_garbage_files_are_invalid(roots, registry, tmp_path):

@@ -159,9 +159,9 @@ def test_surveillance_due_pass_and_fail(registry, signer, tmp_path):
         registry.record_surveillance(late.record.number, True, " ", "x")
     with registry.read() as s:
         entries = [(e.action, e.subject, json.loads(e.detail)) for e in s.query(AuditEntry).order_by(AuditEntry.seq)]
-    assert [(a, d.get("result")) for a, _, d in entries[3:]] == [("surveillance", "pass"), ("surveillance", "fail"),
-                                                                  ("suspend", None)]
-    assert entries[3][2]["by"] == "Li Wei (auditor)" and entries[3][2]["next_due"] is None
+    assert [(a, d.get("result")) for a, _, d in entries[6:]] == [("surveillance", "pass"), ("surveillance", "fail"),
+                                                                  ("suspend", None)]  # after 3 × reserve, issue
+    assert entries[6][2]["by"] == "Li Wei (auditor)" and entries[6][2]["next_due"] is None
     assert registry.audit_report().ok
 
 

@@ -41,6 +41,7 @@ class Job:
     iterations: int = 1000
     seed: int = 0
     day: date | None = None  # review report date, certificate issue date
+    backdate: bool = False  # allow a certificate issue date before today (recorded as back-dated)
     lang: str | None = None
     issuer: str | None = None
     key: str | None = None  # signing key file; None: the demo key of ``key_home``
@@ -155,7 +156,8 @@ def _certify(job: Job, outcome: Outcome) -> None:
 
     key = keys.load(Path(job.key), cert_path=Path(job.cert) if job.cert else None) if job.key else \
         keys.default_key(Path(job.key_home or home.resolve()))
-    with Registry.open(home.resolve(), job.registry_url) as registry:
+    # the registry's audit key and witness are those of the data directory that started the batch
+    with Registry.open(Path(job.key_home) if job.key_home else home.resolve(), job.registry_url) as registry:
         if job.self_declared:
             park, body, results = certification.prepare(job.park_dir, job.issuer)
             reviews = None
@@ -171,7 +173,8 @@ def _certify(job: Job, outcome: Outcome) -> None:
         todo = [p.product_id for p in results.products if p.product_id not in kept]
         if todo:
             issued = certification.issue(park, body, results, job.out_dir, key, todo, job.lang, job.day,
-                                         tsa_url=job.tsa, registry=registry, reviews=reviews)
+                                         tsa_url=job.tsa, registry=registry, reviews=reviews,
+                                         backdate=job.backdate)
             outcome.certificates = [(i.record.product_id, i.record.number, str(i.path)) for i in issued]
     outcome.files = [f for _, _, f in outcome.kept + outcome.certificates]
 

@@ -124,7 +124,7 @@ def refuse_negative(results: Results, products: Iterable[str]) -> None:
 def issue(park: ParkData, issuer: Issuer, results: Results, out_dir: str | Path, key: SigningKey,
           products: Iterable[str] = (), lang: str | None = None, issue_date: date | None = None,
           tsa_url: str | None = None, registry: Registry | None = None, step: Step = lambda _: None,
-          reviews: dict[str, certificates.Review] | None = None) -> list[Issued]:
+          reviews: dict[str, certificates.Review] | None = None, backdate: bool = False) -> list[Issued]:
     """Sign and register each product's certificate: reserve number → render → sign → write → record.
 
     ``reviews`` holds each product's approving review; without them every certificate is issued
@@ -132,7 +132,9 @@ def issue(park: ParkData, issuer: Issuer, results: Results, out_dir: str | Path,
     (NegativeTotal); self-declared, its certificate says the total is negative and not verified.
 
     Each certificate is all or nothing (``certificates.issuing``); every draft is checked before the
-    first number is reserved. A demo key makes the issuer a demo issuer, so the document says DEMO.
+    first number is reserved, and what killed runs left behind is recovered first. A demo key makes
+    the issuer a demo issuer, so the document says DEMO. An issue date before today is refused unless
+    ``backdate`` (``certify --backdate``), and is then recorded as back-dated.
     """
     from footprint import documents
     from footprint.certificates import document as certificate_document
@@ -143,7 +145,11 @@ def issue(park: ParkData, issuer: Issuer, results: Results, out_dir: str | Path,
     lang = lang or default_lang(park)
     if lang not in documents.LANGS:
         raise ValueError(f"language {lang!r} is not one of {', '.join(documents.LANGS)}")
-    issue_date = issue_date or date.today()
+    today = date.today()
+    issue_date = issue_date or today
+    if issue_date < today and not backdate:
+        raise certificates.CertificateError(f"issue date {issue_date} is before today ({today}): back-dating a "
+                                            "certificate needs --backdate, and is recorded in the registry")
     if key.demo and not issuer.demo:
         issuer = issuer.model_copy(update={"demo": True})
     wanted = list(dict.fromkeys(products)) or [p.product_id for p in results.products]
@@ -160,6 +166,7 @@ def issue(park: ParkData, issuer: Issuer, results: Results, out_dir: str | Path,
         registry = _Registry.open(home.resolve())
     issued: list[Issued] = []
     try:
+        issuing.recover(registry)
         for n, draft in enumerate(drafts, 1):
             step(f"Issuing {n}/{len(drafts)}: {draft.product_id}")
 
@@ -179,7 +186,9 @@ def issue(park: ParkData, issuer: Issuer, results: Results, out_dir: str | Path,
                     "period_end": results.period.end.isoformat(), "valid_from": valid_from,
                     "valid_until": valid_until, "scheme": issuer.scheme,
                     "surveillance_due": documents.moment(cert.surveillance_due) if cert.surveillance_due else None,
-                    "pact_json": doc.data.decode("utf-8")})
+                    "pact_json": doc.data.decode("utf-8"), "self_declared": cert.review is None,
+                    "review": {**cert.review.model_dump(mode="json", exclude={"entry"}), **(cert.review.entry or {})}
+                    if cert.review else None, "backdated": issue_date < today})
 
             issued.append(issuing.issue(registry, signer, results.park, Path(out_dir), render,
                                         file_name=lambda r, pid=draft.product_id: f"{pid}_{r.number}.pdf",

@@ -1,10 +1,16 @@
-"""Issuing one certificate, all or nothing: reserve number → render → sign → write file → record.
+"""Issuing one certificate, all or nothing: reserve → render → sign → write pending file → record → publish.
 
 The documents layer renders (this module only calls the ``render`` function it is given with the
-reserved number), the signer signs, the registry records. If any step fails, the file is removed,
-no certificate row exists, and the reserved number is marked ``void`` in the audit log so it is
-never handed out again and the gap is explained. The registry row is committed only after the
-file is in place under its final name, so a recorded certificate always has its file.
+reserved number), the signer signs, the registry records. The signed PDF is written (and synced)
+under a pending name ``<file>.pending``, the registry row is committed, and only then is the file
+linked to its final name: a published certificate always has its row.
+
+If a step fails, the pending file is removed, no row exists, and the number is voided in the audit
+log so it is never handed out again and the gap is explained. If the process is killed instead
+(``kill -9``, power cut), :func:`recover` — run by ``footprint registry recover`` and at the start
+of every certify — finishes what the log says happened: a recorded certificate's pending file is
+published, an unrecorded one is deleted and its number voided. The ``reserve`` entry names the
+process and the output folder, so a reservation still being issued by a live process is left alone.
 """
 
 from __future__ import annotations
@@ -54,26 +60,52 @@ def page_text(pdf: bytes) -> str:
         doc.close()
 
 
-def _write_new(path: Path, data: bytes) -> None:
-    """Write a new file via a temporary name; refuses to overwrite an existing certificate."""
+PENDING = ".pending"
+
+
+def pending_path(path: Path) -> Path:
+    return path.with_name(path.name + PENDING)
+
+
+def _write_pending(path: Path, data: bytes) -> Path:
+    """Write the signed file under its pending name, synced; refuses when either name is taken."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".part")
+    if path.exists():
+        raise IssueError(f"{path} already exists; a certificate file is never overwritten")
+    pending = pending_path(path)
+    fd = os.open(pending, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
     try:
-        with open(tmp, "wb") as f:
+        with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-        os.link(tmp, path)  # fails if ``path`` exists, unlike rename
+    except BaseException:
+        pending.unlink(missing_ok=True)
+        raise
+    return pending
+
+
+def _publish(pending: Path, path: Path) -> None:
+    """Give the recorded file its final name (a link: fails rather than replace an existing file)."""
+    os.link(pending, path)
+    pending.unlink()
+    _sync_dir(path.parent)
+
+
+def _sync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
     finally:
-        tmp.unlink(missing_ok=True)
+        os.close(fd)
 
 
 def issue(registry: Registry, signer: DocumentSigner, park: str, out_dir: Path,
           render: Callable[[Reservation], Document], file_name: Callable[[Reservation], str] | None = None,
           year: int | None = None, reason: str | None = None, prefix: str = "FP") -> Issued:
     """Issue one certificate; on any failure raises :class:`IssueError` with nothing half-done."""
-    reservation = registry.reserve(park, year, prefix)
-    written: Path | None = None
+    reservation = registry.reserve(park, year, prefix, out_dir)
+    pending: Path | None = None
     try:
         doc = render(reservation)
         if signer.key.demo and DEMO_TEXT not in page_text(doc.pdf).replace("\n", " "):
@@ -82,24 +114,56 @@ def issue(registry: Registry, signer: DocumentSigner, park: str, out_dir: Path,
                                                                   f"{reservation.number}")
         digest = hashlib.sha256(signed).hexdigest()
         path = Path(out_dir) / (file_name(reservation) if file_name else f"{reservation.number}.pdf")
-        _write_new(path, signed)
-        written = path
-        facts = dict(doc.facts)
+        pending = _write_pending(path, signed)
         cert = NewCertificate(data_sha256=doc.data_sha256, pdf_sha256=digest, file_name=path.name,
                               signer=signer.key.holder, signer_fingerprint=signer.key.fingerprint,
-                              signature_level=signer.level, demo=signer.key.demo, **facts)
+                              signature_level=signer.level, demo=signer.key.demo, **doc.facts)
         record = registry.record(reservation, cert, copy=signed)
-        return Issued(record, path, digest)
     except BaseException as e:
-        if written is not None:
-            written.unlink(missing_ok=True)
+        if pending is not None:
+            pending.unlink(missing_ok=True)
         try:
             registry.void(reservation.number, f"{type(e).__name__}: {e}"[:500])
-        except Exception:  # noqa: BLE001 - the original failure matters more; the number stays unused
+        except Exception:  # noqa: BLE001 - the original failure matters more; recovery voids it later
             pass
         if isinstance(e, IssueError) or not isinstance(e, Exception):
             raise
         raise IssueError(f"{reservation.number} not issued: {e}") from e
+    try:
+        _publish(pending, path)
+    except OSError as e:  # recorded: the file stays pending, and recover() publishes it
+        raise IssueError(f"{reservation.number} is recorded but its file could not be given its name {path} "
+                         f"({e.strerror}); it is at {pending}: run `footprint registry recover`") from e
+    return Issued(record, path, digest)
+
+
+@dataclass(frozen=True)
+class Recovery:
+    voided: list[str]
+    published: list[Path]
+    removed: list[Path]
+
+
+def recover(registry: Registry) -> Recovery:
+    """Finish what killed processes left: publish recorded pending files, delete the others, void their numbers."""
+    voided = [p.number for p in registry.recover()]
+    alive = {p.number for p in registry.pending() if p.alive}
+    recorded = {r.number: r for r in registry.records()}
+    published, removed = [], []
+    for number, out_dir in registry.reservations().items():
+        if number in alive or not out_dir or not Path(out_dir).is_dir():
+            continue
+        for pending in Path(out_dir).glob(f"*{number}*{PENDING}"):
+            record = recorded.get(number)
+            final = pending.with_name(pending.name[: -len(PENDING)])
+            if record is not None and final.name == record.file_name and not final.exists() \
+                    and hashlib.sha256(pending.read_bytes()).hexdigest() == record.pdf_sha256:
+                _publish(pending, final)
+                published.append(final)
+            elif record is None:
+                pending.unlink()
+                removed.append(pending)
+    return Recovery(voided, published, removed)
 
 
 def validity(valid_from: dt.date, valid_until: dt.date) -> tuple[dt.datetime, dt.datetime]:

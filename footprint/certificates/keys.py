@@ -63,6 +63,22 @@ class SigningKey:
     def fingerprint(self) -> str:
         return hashlib.sha256(self.cert.public_bytes(serialization.Encoding.DER)).hexdigest()
 
+    @property
+    def key_id(self) -> str:
+        """SHA-256 of the public key (SubjectPublicKeyInfo): the same key under any certificate or name."""
+        return key_id(self.cert)
+
+
+def key_id(cert: x509.Certificate) -> str:
+    """SHA-256 of a certificate's public key: how exports and verify tell one body's key from another's."""
+    spki = cert.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return hashlib.sha256(spki).hexdigest()
+
+
+def fingerprint(cert: x509.Certificate) -> str:
+    """SHA-256 of the certificate (DER), as the registry records the signer of each certificate."""
+    return hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).hexdigest()
+
 
 def is_demo(cert: x509.Certificate) -> bool:
     orgs = [a.value for a in cert.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)]

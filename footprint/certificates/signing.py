@@ -128,10 +128,9 @@ def sign_detached(data: bytes, key: SigningKey) -> bytes:
     return info.dump()
 
 
-def verify_detached(data: bytes, signature: bytes, roots: list) -> str:
-    """Signer's name when ``signature`` is a valid detached CMS signature of ``data`` by a trusted key.
-
-    Raises ``ValueError`` with the reason otherwise.
+def verify_detached(data: bytes, signature: bytes, roots: list) -> tuple[str, str]:
+    """(signer's name, SHA-256 of the signer's public key) when ``signature`` is a valid detached CMS
+    signature of ``data`` by a trusted key. Raises ``ValueError`` with the reason otherwise.
     """
     import asyncio
 
@@ -152,7 +151,11 @@ def verify_detached(data: bytes, signature: bytes, roots: list) -> str:
         raise ValueError("the signature does not match the data (the export was changed)")
     if not status.trusted:
         raise ValueError(f"signed by {_name(status.signing_cert)}, which does not chain to a trusted root")
-    return _name(status.signing_cert)
+    from cryptography import x509
+
+    from footprint.certificates.keys import key_id
+
+    return _name(status.signing_cert), key_id(x509.load_der_x509_certificate(status.signing_cert.dump()))
 
 
 def _name(cert) -> str:  # noqa: ANN001 - asn1crypto certificate

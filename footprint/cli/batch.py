@@ -161,6 +161,8 @@ def certify(
     resume: Annotated[Optional[int], typer.Option(
         help="Resume an interrupted batch: keep the certificates issued after this audit entry (the number "
              "an earlier batch printed at its start) instead of superseding them.")] = None,
+    backdate: Annotated[bool, typer.Option(
+        "--backdate", help="Allow an --issue-date before today (recorded as back-dated).")] = False,
 ) -> None:
     """Certify every product of every park through the one registry ($FOOTPRINT_DATABASE_URL)."""
     from footprint.batch.parks import audit_head
@@ -190,5 +192,5 @@ def certify(
     jobs = _jobs("certify", park_dirs, out_dir, scheduler, issuer=str(issuer_file), lang=lang,
                  day=_date(issue_date) or date.today(), key=str(key.resolve()) if key else None,
                  cert=str(cert.resolve()) if cert else None, key_home=str(here), tsa=tsa, registry_url=url,
-                 self_declared=self_declared, since_seq=since)
+                 self_declared=self_declared, backdate=backdate, since_seq=since)
     _report(_run(jobs, scheduler, workers, "certify"), f"{len(jobs)} park(s) certified into {out_dir}")

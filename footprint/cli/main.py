@@ -215,6 +215,9 @@ def certify(
         "--self-declared", help="Issue without an approved review; the certificate states 'self-declared, "
                                 "not third-party verified'. Default: only products whose current calculation "
                                 "bundle a reviewer approved (footprint review decide).")] = False,
+    backdate: Annotated[bool, typer.Option(
+        "--backdate", help="Allow an --issue-date before today; the registry records the certificate as "
+                           "back-dated.")] = False,
 ) -> None:
     """Compute a park and issue each product's certificate: PDF/A-3b, signed (PAdES), registered."""
     from footprint.certificates import certification
@@ -237,7 +240,8 @@ def certify(
                 reviews = None
             if signing_key is not None:
                 issued = certification.issue(park, body, results, out_dir, signing_key, product or (), lang, day,
-                                             tsa_url=tsa, step=lambda s: status.update(s), reviews=reviews)
+                                             tsa_url=tsa, step=lambda s: status.update(s), reviews=reviews,
+                                             backdate=backdate)
             else:
                 written = certification.certify(park, body, results, out_dir, product or (), lang, day,
                                                 step=lambda s: status.update(s))
@@ -366,7 +370,8 @@ def review_report(
 @review_app.command("decide")
 def review_decide(
     park_dir: ParkDir,
-    reviewer: Annotated[str, typer.Option(help="Name of the reviewer taking the decision.")],
+    reviewer: Annotated[str, typer.Option(
+        help="Id of the registered reviewer taking the decision (footprint reviewers add).")],
     comment: Annotated[str, typer.Option(help="Reason for the decision.")],
     approve: Annotated[bool, typer.Option("--approve/--reject", help="Approve or reject the calculation.")],
     product: Annotated[Optional[list[str]], typer.Option(
@@ -590,17 +595,61 @@ def registry_export(
 
 
 @audit_app.command("verify")
-def audit_verify() -> None:
-    """Recompute the audit log's hash chain; exit 1 if an entry was edited or deleted."""
+def audit_verify(
+    export: Annotated[Optional[list[Path]], typer.Option(
+        "--export", help="A signed registry export made earlier: the entry it names must still be in the log "
+                         "(catches a log cut short together with this data directory). Repeatable.")] = None,
+    trust: Annotated[Optional[list[Path]], typer.Option(
+        "--trust", help="Trusted root for the exports' signatures (as for verify).")] = None,
+) -> None:
+    """Check the audit log: every link and signature, the witnessed head, and every registry table against a
+    replay of the log. Exit 1 if anything was inserted, edited, re-chained, deleted or changed in SQL."""
+    from footprint.certificates import keys
+    from footprint.registry.records import read_export
+
+    anchors = []
+    try:
+        roots = keys.trust_roots(data_home.resolve(), trust or [])
+        for path in export or []:
+            payload, _ = read_export(path, roots)
+            anchors.append((int(payload["audit_entries"]), str(payload["audit_head"]), f"export {path.name}"))
+    except (keys.KeyProblem, ValueError, KeyError) as e:
+        err.print(f"[bold red]Usage error[/]: {e}", highlight=False)
+        raise typer.Exit(2) from None
     with _registry() as reg:
-        report = reg.audit_report()
+        report = reg.audit_report(anchors)
     if report.ok:
-        out.print(f"[green]Audit log intact[/]: {report.entries} entries, head {report.head[:16]}…")
+        key = f", signed by registry key {report.key[:16]}…" if report.key else ""
+        older = f" ({report.unsigned} written before the key, sealed by the chain)" if report.unsigned else ""
+        out.print(f"[green]Audit log intact[/]: {report.entries} entries{older}{key}, head {report.head[:16]}…; "
+                  "every table matches the log", highlight=False, soft_wrap=True)
         return
     for p in report.problems:
         out.print(f"  [bold red]FAIL[/] {p}", highlight=False)
     out.print(f"[bold red]Audit log tampered[/]: {len(report.problems)} problem(s) in {report.entries} entries")
     raise typer.Exit(1)
+
+
+@registry_app.command("recover")
+def registry_recover() -> None:
+    """Finish what killed or crashed runs left: void numbers reserved by processes that are gone, publish
+    recorded files still under their pending name, delete unrecorded ones. (certify also does this first.)"""
+    from footprint.certificates import issuing
+
+    with _registry() as reg:
+        done = issuing.recover(reg)
+        still = [p for p in reg.pending() if p.alive]
+    for number in done.voided:
+        out.print(f"voided {number} (its process ended without issuing it)", highlight=False)
+    for path in done.published:
+        out.print(f"published {path} (recorded before the process ended)", highlight=False, soft_wrap=True)
+    for path in done.removed:
+        out.print(f"removed {path} (never recorded)", highlight=False, soft_wrap=True)
+    for p in still:
+        out.print(f"left {p.number}: still being issued by process {p.holder.get('pid')} on {p.holder.get('host')}",
+                  highlight=False)
+    if not (done.voided or done.published or done.removed):
+        out.print("nothing to recover", highlight=False)
 
 
 def _write(path: Path, text: str) -> None:
@@ -614,6 +663,7 @@ def _write(path: Path, text: str) -> None:
 from footprint.cli import batch as _batch  # noqa: E402 - the batch commands' own module, added after the others
 from footprint.cli import exchange as _exchange  # noqa: E402, F401 - registers the exporters' commands
 from footprint.cli import export as _export  # noqa: E402, F401 - registers footprint export
+from footprint.cli import reviewers as _reviewers  # noqa: E402, F401 - registers footprint reviewers
 from footprint.cli import surveillance as _surveillance  # noqa: E402, F401 - registers surveillance, registry due
 
 app.add_typer(_batch.app, name="batch")
@@ -622,12 +672,21 @@ from footprint.cli import serve as _serve  # noqa: E402 - registers its commands
 _serve.register(app)
 
 
+def _terminated(signum: int, _frame: object) -> None:
+    """SIGTERM unwinds like Ctrl-C, so an issue in progress voids its number and removes its file."""
+    raise KeyboardInterrupt
+
+
 def run() -> None:
+    import signal
+
+    signal.signal(signal.SIGTERM, _terminated)
     try:
         app()
     except KeyboardInterrupt:
         err.print("interrupted")
         sys.exit(130)
+
 
 
 

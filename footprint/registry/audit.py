@@ -1,26 +1,44 @@
-"""Hash-chained, append-only audit log of registry events.
+"""Hash-chained, signed, append-only audit log of registry events, and the replay that checks the registry.
 
-Each entry's hash is the SHA-256 of its canonical JSON (sequence number, time, action, subject,
-detail and the previous entry's hash), so editing an entry breaks its own hash, and deleting one
-breaks the next entry's link or leaves a gap in the sequence. A deleted *last* entry would leave a
-valid shorter chain, so :func:`verify` also checks the chain against the certificates table: every
-certificate needs its ``issue`` entry and every withdrawn one its ``revoke`` entry.
-Appends happen inside the registry's write transaction, which holds the registry's write lock.
+Every state change of the registry is one entry, written in the same transaction as the change:
+``seq, at, action, subject, detail, prev_hash, hash, signature``. The hash is the SHA-256 of the
+canonical JSON of the entry with the previous entry's hash; the signature is the registry key's
+(:mod:`footprint.registry.seal`) Ed25519 signature of that hash. So:
+
+- an edited entry no longer matches its hash; an inserted, re-chained or re-hashed one has no valid
+  signature (only the key's holder can sign); a deleted one leaves a gap in the sequence;
+- a deleted *last* entry leaves a valid shorter chain: the witness file of the data directory
+  (and the last entry named by a signed export) must still be in the log;
+- a table changed in SQL around the log is found by **replay**: each action has a replay function
+  that rebuilds the rows the log says the tables must hold, and each audited table a reader of its
+  live rows; :func:`verify` compares the two (a un-revoked certificate, a swapped hash, a deleted or
+  added row, a lowered counter).
+
+A new state change becomes audited by: writing its table and ``append`` in one ``registry.write()``
+transaction, putting every column value it sets in the entry's detail, and registering
+``@replays(action)`` (and ``@reads(table)`` for a new table) in a module listed in
+``REPLAY_MODULES``. DEVELOPERS.md, "Audit log", has the recipe.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import importlib
 import json
-from dataclasses import dataclass
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from footprint.registry.schema import AuditEntry, Certificate
+from footprint.registry.schema import AuditEntry
+from footprint.registry.seal import Seal
 
 GENESIS = "0" * 64
+#: modules whose ``@replays``/``@reads`` functions audit verify needs (imported on first use)
+REPLAY_MODULES = ["footprint.registry.records", "footprint.registry.reviewers"]
 
 
 def _canonical(obj: object) -> bytes:
@@ -32,19 +50,154 @@ def entry_hash(seq: int, at: str, action: str, subject: str, detail: str, prev_h
                                       "detail": detail, "prev": prev_hash})).hexdigest()
 
 
+def timestamp(t: dt.datetime | None = None) -> str:
+    """How the log writes a time: UTC ISO 8601 with microseconds."""
+    return (t or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).isoformat(timespec="microseconds")
+
+
 def append(session: Session, action: str, subject: str, detail: dict | None = None,
            at: dt.datetime | None = None) -> AuditEntry:
-    """Add one entry after the current head; the caller's transaction must hold the write lock."""
+    """Add one signed entry after the current head; the caller's transaction holds the write lock.
+
+    The registry's ``write()`` puts its key in ``session.info["seal"]``; a session without it
+    cannot write to the log.
+    """
+    seal: Seal | None = session.info.get("seal")
+    if seal is None:
+        raise RuntimeError("audit entries are written only inside Registry.write() (it holds the registry key)")
     head = session.execute(select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(1)).scalar_one_or_none()
     seq = head.seq + 1 if head else 1
     prev = head.hash if head else GENESIS
-    when = (at or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).isoformat(timespec="microseconds")
+    when = timestamp(at)
     text = _canonical(detail or {}).decode()
-    entry = AuditEntry(seq=seq, at=when, action=action, subject=subject, detail=text, prev_hash=prev,
-                       hash=entry_hash(seq, when, action, subject, text, prev))
+    digest = entry_hash(seq, when, action, subject, text, prev)
+    entry = AuditEntry(seq=seq, at=when, action=action, subject=subject, detail=text, prev_hash=prev, hash=digest,
+                       signature=seal.sign(digest))
     session.add(entry)
     session.flush()
+    session.info["audit_head"] = (seq, digest)
     return entry
+
+
+# ---- replay ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Entry:
+    """An entry as replay functions see it (detail parsed)."""
+
+    seq: int
+    at: str
+    action: str
+    subject: str
+    detail: dict
+    hash: str
+
+
+@dataclass
+class State:
+    """The registry as the log says it must be: table → row key → {column: value}."""
+
+    tables: dict[str, dict[str, dict]] = field(default_factory=lambda: defaultdict(dict))
+    problems: list[str] = field(default_factory=list)
+
+    def rows(self, table: str) -> dict[str, dict]:
+        return self.tables[table]
+
+
+Replay = Callable[[State, Entry], None]
+Reader = Callable[[Session], dict[str, dict]]
+_REPLAYS: dict[str, Replay] = {}
+_READERS: dict[str, Reader] = {}
+
+
+def replays(*actions: str) -> Callable[[Replay], Replay]:
+    """Register how entries of ``actions`` change the expected state."""
+    def register(fn: Replay) -> Replay:
+        for action in actions:
+            _REPLAYS[action] = fn
+        return fn
+    return register
+
+
+def reads(table: str) -> Callable[[Reader], Reader]:
+    """Register the reader of an audited table's live rows (key → {column: value}, values as JSON would give)."""
+    def register(fn: Reader) -> Reader:
+        _READERS[table] = fn
+        return fn
+    return register
+
+
+def row_created(table: str, state: State, entry: Entry) -> None:
+    """Replay of an entry whose detail holds the whole new row under ``row`` (keyed by the entry's subject)."""
+    row = entry.detail.get("row")
+    if not isinstance(row, dict):
+        state.problems.append(f"entry {entry.seq} ({entry.action} {entry.subject}) does not hold its row")
+        return
+    state.rows(table)[entry.subject] = dict(row)
+
+
+def row_changed(table: str, state: State, entry: Entry) -> None:
+    """Replay of an entry whose detail holds the columns it set under ``set``."""
+    rows = state.rows(table)
+    if entry.subject not in rows:
+        state.problems.append(f"entry {entry.seq} ({entry.action} {entry.subject}): changes a {table} row the log "
+                              "never created")
+        return
+    rows[entry.subject].update(entry.detail.get("set") or {})
+
+
+def _load_replays() -> None:
+    for name in REPLAY_MODULES:
+        importlib.import_module(name)
+
+
+def replay(entries: Iterable[Entry]) -> State:
+    """The expected tables after ``entries``: from the last ``seal`` snapshot (if any) on."""
+    _load_replays()
+    entries = list(entries)
+    start = max((i for i, e in enumerate(entries) if e.action == "seal"), default=0)
+    state = State()
+    for e in entries[start:]:
+        fn = _REPLAYS.get(e.action)
+        if fn is not None:
+            fn(state, e)
+    return state
+
+
+def snapshot(session: Session) -> dict[str, dict[str, dict]]:
+    """Every audited table's rows now (what a ``seal`` entry signs for a log older than the key)."""
+    _load_replays()
+    return {table: reader(session) for table, reader in _READERS.items()}
+
+
+@replays("seal")
+def _replay_seal(state: State, entry: Entry) -> None:
+    state.tables.clear()
+    for table, rows in (entry.detail.get("tables") or {}).items():
+        state.tables[table] = {key: dict(row) for key, row in rows.items()}
+
+
+def compare(state: State, live: dict[str, dict[str, dict]]) -> list[str]:
+    """Every difference between the replayed and the live tables, one sentence each."""
+    problems: list[str] = []
+    for table, reader_rows in live.items():
+        expected = state.tables.get(table, {})
+        for key in sorted(set(expected) | set(reader_rows)):
+            if key not in reader_rows:
+                problems.append(f"{table} {key}: in the audit log but not in the database (row deleted)")
+            elif key not in expected:
+                problems.append(f"{table} {key}: in the database but not in the audit log (row added outside "
+                                "footprint)")
+            else:
+                for column, value in expected[key].items():
+                    if column in reader_rows[key] and reader_rows[key][column] != value:
+                        problems.append(f"{table} {key}: {column} is {reader_rows[key][column]!r} in the database "
+                                        f"but {value!r} by the audit log (changed outside footprint)")
+    return problems
+
+
+# ---- verification ----------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -52,18 +205,33 @@ class ChainReport:
     entries: int
     head: str
     problems: list[str]
+    key: str | None = None  # fingerprint of the registry key the entries were checked against
+    unsigned: int = 0  # entries written before the registry had a key (protected by the chain only)
 
     @property
     def ok(self) -> bool:
         return not self.problems
 
 
-def verify(session: Session) -> ChainReport:
-    """Recompute every link; then check that each certificate's events are in the chain."""
+def parse(e: AuditEntry) -> Entry:
+    try:
+        detail = json.loads(e.detail)
+    except ValueError:
+        detail = {}
+    return Entry(e.seq, e.at, e.action, e.subject, detail if isinstance(detail, dict) else {}, e.hash)
+
+
+def verify(session: Session, seal: Seal | None, witnessed: tuple[int, str] | None = None,
+           anchors: Iterable[tuple[int, str, str]] = ()) -> ChainReport:
+    """Recompute every link and signature, check the witnessed head, replay, and compare every audited table.
+
+    ``anchors``: (sequence, hash, where) of entries named elsewhere (signed exports) that must be in the log.
+    """
     problems: list[str] = []
-    prev, expected_seq, count = GENESIS, 1, 0
-    issued: set[str] = set()
-    revoked: set[str] = set()
+    prev, expected_seq, count, unsigned = GENESIS, 1, 0, 0
+    signed_seen = False
+    parsed: list[Entry] = []
+    hashes: dict[int, str] = {}
     for e in session.execute(select(AuditEntry).order_by(AuditEntry.seq)).scalars():
         count += 1
         if e.seq != expected_seq:
@@ -72,14 +240,50 @@ def verify(session: Session) -> ChainReport:
             problems.append(f"entry {e.seq}: does not link to the entry before it (an entry was deleted or replaced)")
         if entry_hash(e.seq, e.at, e.action, e.subject, e.detail, e.prev_hash) != e.hash:
             problems.append(f"entry {e.seq} ({e.action} {e.subject}): content does not match its hash (edited)")
-        if e.action == "issue":
-            issued.add(e.subject)
-        elif e.action == "revoke":
-            revoked.add(e.subject)
+        if e.signature is None and not signed_seen:
+            unsigned += 1  # written before the registry had a key: covered by the next signed entry's chain
+        elif seal is None:
+            problems.append(f"entry {e.seq}: signed, but the registry key is missing; cannot check it")
+        elif not seal.check(e.hash, e.signature):
+            problems.append(f"entry {e.seq} ({e.action} {e.subject}): not signed by the registry key "
+                            "(inserted or re-chained outside footprint)")
+        signed_seen = signed_seen or e.signature is not None
+        parsed.append(parse(e))
+        hashes[e.seq] = e.hash
         prev, expected_seq = e.hash, e.seq + 1
-    for number, status in session.execute(select(Certificate.number, Certificate.status)):
-        if number not in issued:
-            problems.append(f"certificate {number} has no issue entry (entry deleted, or row added outside footprint)")
-        if status == "withdrawn" and number not in revoked:
-            problems.append(f"certificate {number} is withdrawn but has no revoke entry")
-    return ChainReport(count, prev, problems)
+    if unsigned and not signed_seen and count:
+        problems.append(f"none of the {count} entries is signed by a registry key (a log older than the key: "
+                        "the next write seals it)")
+    for seq, digest, where in ([(*witnessed, "this data directory's witness")] if witnessed else []) + list(anchors):
+        if hashes.get(seq) != digest:
+            problems.append(f"entry {seq} ({digest[:16]}…), seen by {where}, is not in the log: the log was cut "
+                            "short or replaced")
+    state = replay(parsed)
+    problems.extend(state.problems)
+    problems.extend(compare(state, snapshot(session)))
+    return ChainReport(count, prev, problems, seal.fingerprint if seal else None, unsigned)
+
+
+def subject_entries(session: Session, subject: str) -> list[AuditEntry]:
+    return list(session.execute(select(AuditEntry).where(AuditEntry.subject == subject)
+                                .order_by(AuditEntry.seq)).scalars())
+
+
+def check_entries(session: Session, entries: list[AuditEntry], seal: Seal | None,
+                  witnessed: tuple[int, str] | None) -> list[str]:
+    """The cheap check before relying on a few entries: each signed and linked, no gap, head not cut short."""
+    problems: list[str] = []
+    count, last = session.execute(select(func.count(), func.max(AuditEntry.seq))).one()
+    if count != (last or 0):
+        problems.append(f"the audit log has {count} entries numbered up to {last}: entries were deleted")
+    if witnessed and session.execute(select(AuditEntry.hash).where(AuditEntry.seq == witnessed[0])).scalar() \
+            != witnessed[1]:
+        problems.append(f"entry {witnessed[0]} seen by this data directory is not in the log: the log was cut short")
+    for e in entries:
+        before = session.execute(select(AuditEntry.hash).where(AuditEntry.seq == e.seq - 1)).scalar() \
+            if e.seq > 1 else GENESIS
+        if e.prev_hash != before or entry_hash(e.seq, e.at, e.action, e.subject, e.detail, e.prev_hash) != e.hash:
+            problems.append(f"entry {e.seq} ({e.action} {e.subject}) was edited or re-chained")
+        elif seal is None or not seal.check(e.hash, e.signature):
+            problems.append(f"entry {e.seq} ({e.action} {e.subject}) is not signed by the registry key")
+    return problems

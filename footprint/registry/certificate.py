@@ -29,11 +29,13 @@ class Review(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    reviewer: str
+    reviewer: str  # as printed: name (organisation, accreditation)
     decided_at: str
     bundle_sha256: str
     comment: str
     statement: VerificationStatement
+    reviewer_id: str | None = None  # the registered reviewer (footprint reviewers add)
+    entry: dict | None = None  # the decision's audit entry: entry_seq, entry_hash
 
 
 class Certificate(BaseModel):

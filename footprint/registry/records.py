@@ -9,9 +9,14 @@ Every write is one transaction holding the registry's write lock (SQLite ``BEGIN
 PostgreSQL a transaction-scoped advisory lock), so numbers, supersessions and the audit chain
 cannot interleave. Numbering: ``FP-<PARK>-<YEAR>-<SEQUENCE>-<CHECK>``, the check character being
 ISO 7064 MOD 37,36 over the letters and digits, so a mistyped number is refused rather than
-matched to another certificate. A number is reserved (committed) before its document is rendered;
-an issue that then fails records a ``void`` audit entry for it, so numbers are never reused and
-every gap is explained.
+matched to another certificate. A number is reserved (committed, with a ``reserve`` audit entry
+naming the process) before its document is rendered; an issue that then fails records a ``void``
+entry, and a process killed before either is found by :meth:`Registry.recover`, so numbers are
+never reused and every gap is explained.
+
+Every change is an audit entry signed with the registry key (:mod:`footprint.registry.seal`)
+holding the columns it set, so :func:`footprint.registry.audit.verify` can rebuild the tables from
+the log and catch a row changed in SQL (the replay functions are at the end of this module).
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import datetime as dt
 import json
 import os
 import re
+import socket
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -30,12 +36,14 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
 
 from footprint.files import write_atomic
-from footprint.registry import audit
-from footprint.registry.schema import Certificate, Counter
+from footprint.registry import audit, seal
+from footprint.registry.schema import AuditEntry, Certificate, Counter
 
 URL_ENV = "FOOTPRINT_DATABASE_URL"
 DB_FILE = "registry.sqlite"
-EXPORT_FORMAT = "footprint-registry-export/1"
+EXPORT_FORMAT = "footprint-registry-export/2"
+#: a reservation of another host is taken as abandoned after this long (issuing one takes seconds)
+STALE_AFTER = dt.timedelta(hours=1)
 _ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _NUMBER = re.compile(r"^([A-Z0-9-]+)-(\d{4})-(\d{5,})-([0-9A-Z])$")
 _PG_LOCK = 0x46500001  # arbitrary constant: the registry's advisory lock key
@@ -116,6 +124,9 @@ class NewCertificate:
     scheme: str | None = None
     surveillance_due: dt.datetime | None = None
     pact_json: str | None = None
+    self_declared: bool = False
+    review: dict | None = None  # the approving decision: entry seq/hash, reviewer id, name, organisation, ...
+    backdated: bool = False
 
 
 @dataclass(frozen=True)
@@ -144,13 +155,25 @@ class Record:
     supersedes: str | None
     superseded_by: str | None
     demo: bool
+    signer: str | None = None
+    signer_fingerprint: str | None = None  # SHA-256 of the signing certificate (DER)
+    signature_level: str | None = None
+    self_declared: bool | None = None
+    review: dict | None = None
+    backdated: bool | None = None
+    pdf_history: list[str] | None = None  # earlier files of this certificate (before a newer document timestamp)
     scheme: str | None = None
     surveillance_due: str | None = None
+
+    def files(self) -> set[str]:
+        """SHA-256 of every file of this certificate the registry knows: the current one and earlier ones."""
+        return {self.pdf_sha256, *(self.pdf_history or [])}
 
     def surveillance_overdue(self, now: dt.datetime | None = None) -> bool:
         """Active, and the scheme's surveillance was due before ``now`` and not recorded."""
         return (self.status == "active" and self.surveillance_due is not None
                 and (now or _now()) > _parse_time(self.surveillance_due))
+
 
     def status_at(self, now: dt.datetime | None = None) -> str:
         """The stored status, except an active certificate past its validity is ``expired``."""
@@ -192,8 +215,67 @@ def _record(c: Certificate) -> Record:
         pdf_sha256=c.pdf_sha256, issued_at=_iso(c.issued_at), valid_from=_iso(c.valid_from),  # type: ignore[arg-type]
         valid_until=_iso(c.valid_until), status=c.status, status_reason=c.status_reason,  # type: ignore[arg-type]
         revoked_at=_iso(c.revoked_at), revocation_reason=c.revocation_reason, supersedes=c.supersedes,
-        superseded_by=c.superseded_by, demo=c.demo, scheme=c.scheme, surveillance_due=_iso(c.surveillance_due),
+        superseded_by=c.superseded_by, demo=c.demo, signer=c.signer, signer_fingerprint=c.signer_fingerprint,
+        signature_level=c.signature_level, self_declared=bool(c.self_declared),
+        review=json.loads(c.review) if c.review else None, backdated=bool(c.backdated),
+        pdf_history=json.loads(c.pdf_history or "[]"), scheme=c.scheme,
+        surveillance_due=_iso(c.surveillance_due),
     )
+
+
+def _value(v: object) -> object:
+    """A column value as the audit log writes it (times as UTC ISO 8601 with microseconds)."""
+    return audit.timestamp(_utc(v)) if isinstance(v, dt.datetime) else v
+
+
+def _columns(c: Certificate) -> dict:
+    """Every column but the surrogate id: what an ``issue`` entry holds and replay compares."""
+    return {col.name: _value(getattr(c, col.name)) for col in Certificate.__table__.columns if col.name != "id"}
+
+
+def _process() -> dict:
+    """Who holds a reservation: enough to tell later whether that process is still running."""
+    return {"host": socket.gethostname(), "pid": os.getpid(), "boot": _boot_id(), "started": _start_ticks(os.getpid())}
+
+
+def _boot_id() -> str | None:
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return None
+
+
+def _start_ticks(pid: int) -> int | None:
+    """Start time of a process in clock ticks since boot (tells a reused pid from the original)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(stat.rsplit(")", 1)[1].split()[19])
+
+
+def _alive(holder: dict, at: str, now: dt.datetime) -> bool:
+    """Whether the process that reserved a number may still be issuing it."""
+    if holder.get("host") != socket.gethostname():
+        return now - _parse_time(at) < STALE_AFTER
+    if holder.get("boot") and holder.get("boot") != _boot_id():
+        return False
+    pid = holder.get("pid")
+    if not isinstance(pid, int):
+        return False
+    started = _start_ticks(pid)
+    return started is not None and started == holder.get("started")
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A reserved number with neither an ``issue`` nor a ``void`` entry."""
+
+    number: str
+    reserved_at: str
+    holder: dict
+    out_dir: str | None
+    alive: bool
 
 
 # ---- opening -------------------------------------------------------------------------------
@@ -252,8 +334,13 @@ def _head_revision() -> str:
 class Registry:
     """A certificate registry at one database URL."""
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, home: Path | None = None):
+        from footprint.engine import home as data_home
+
         self.url = url
+        self.home = Path(home) if home else data_home.resolve()
+        self.witness = seal.witness_path(self.home, _normalise(url))
+        self._seal: seal.Seal | None = None
         self.engine = _engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._readers = sessionmaker(self.engine.execution_options(footprint_read=True), expire_on_commit=False)
@@ -262,7 +349,7 @@ class Registry:
     @classmethod
     def open(cls, home: Path, url: str | None = None) -> Registry:
         """The registry of a data directory (or the given URL), created or upgraded as needed."""
-        return cls(url or default_url(home))
+        return cls(url or default_url(home), home)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -296,11 +383,41 @@ class Registry:
 
     @contextlib.contextmanager
     def write(self) -> Iterator[Session]:
-        """One transaction holding the registry's write lock; commits on success, rolls back on error."""
+        """One transaction holding the registry's write lock; commits on success, rolls back on error.
+
+        The session carries the registry key (``audit.append`` signs with it); after the commit the
+        newest entry is noted in the data directory's witness.
+        """
         with self._sessions.begin() as session:
             if self.dialect == "postgresql":
                 session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK})
+            session.info["seal"] = self._seal_for_writing(session)
             yield session
+            head = session.info.get("audit_head")
+        if head:
+            seal.witness(self.witness, *head)
+
+    def _seal_for_writing(self, session: Session) -> seal.Seal:
+        """The registry key; made with the first entry of a new log. An unsigned (pre-key) log is sealed first:
+        a ``seal`` entry signs the chain so far and a snapshot of every audited table."""
+        if self._seal is None:
+            last = session.execute(select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(1)).scalar_one_or_none()
+            signed = session.execute(select(AuditEntry.seq).where(AuditEntry.signature.is_not(None)).limit(1)).first()
+            key = seal.load(self.home, create=not signed)
+            if key is None:
+                raise seal.SealError(f"the registry's audit key {seal.key_path(self.home)} is missing, but the log "
+                                     "holds entries signed with it: restore the key (or set "
+                                     f"{seal.KEY_ENV}); nothing can be recorded without it")
+            session.info["seal"] = key
+            if last is not None and last.signature is None:
+                audit.append(session, "seal", "registry", {"key": key.fingerprint, "unsigned_entries": last.seq,
+                                                           "tables": audit.snapshot(session)})
+            self._seal = key
+        return self._seal
+
+    def seal(self) -> seal.Seal | None:
+        """The registry key for checking (None when this data directory does not have it)."""
+        return self._seal or seal.load(self.home)
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Session]:
@@ -311,8 +428,13 @@ class Registry:
 
     # ---- issuing ---------------------------------------------------------------------------
 
-    def reserve(self, park: str, year: int | None = None, prefix: str = "FP") -> Reservation:
-        """Hand out the next number of a park and year (committed at once, never handed out again)."""
+    def reserve(self, park: str, year: int | None = None, prefix: str = "FP", out_dir: Path | None = None
+                ) -> Reservation:
+        """Hand out the next number of a park and year (committed at once, never handed out again).
+
+        The ``reserve`` entry names this process and the folder the file will be written to, so a
+        recovery can tell an abandoned reservation from one still being issued, and find its file.
+        """
         year = year or _now().year
         with self.write() as s:
             row = s.get(Counter, (park, year))
@@ -322,47 +444,110 @@ class Registry:
             else:
                 seq = s.execute(update(Counter).where(Counter.park == park, Counter.year == year)
                                 .values(last=Counter.last + 1).returning(Counter.last)).scalar_one()
-        return Reservation(format_number(park, year, seq, prefix), park, year, seq)
+            number = format_number(park, year, seq, prefix)
+            audit.append(s, "reserve", number, {"park": park, "year": year, "sequence": seq, "process": _process(),
+                                                "out_dir": str(Path(out_dir).resolve()) if out_dir else None})
+        return Reservation(number, park, year, seq)
 
     def record(self, reservation: Reservation, cert: NewCertificate, at: dt.datetime | None = None,
                copy: bytes | None = None) -> Record:
         """Record an issued certificate; an active one for the same product becomes ``superseded``.
 
         ``copy`` is the signed PDF: the registry's own copy, stored in the same transaction
-        (:mod:`footprint.registry.copies`).
+        (:mod:`footprint.registry.copies`). Refused: a validity that ends before the moment of
+        recording (a certificate expired at issue), and a number that was voided or already recorded.
         """
         at = _utc(at) or _now()
+        if _utc(cert.valid_until) < at:  # type: ignore[operator]
+            raise RegistryError(f"{reservation.number}: validity ends {_iso(cert.valid_until)}, before its issue "
+                                f"({_iso(at)}); a certificate cannot be expired when issued")
+        if _utc(cert.valid_from) > _utc(cert.valid_until):  # type: ignore[operator]
+            raise RegistryError(f"{reservation.number}: validity starts after it ends")
+        fields = asdict(cert)
+        fields["review"] = json.dumps(cert.review, sort_keys=True) if cert.review else None
         with self.write() as s:
             if s.execute(select(Certificate.id).where(Certificate.number == reservation.number)).first():
                 raise RegistryError(f"{reservation.number} is already recorded")
+            if s.execute(select(AuditEntry.seq).where(AuditEntry.subject == reservation.number,
+                                                      AuditEntry.action == "void")).first():
+                raise RegistryError(f"{reservation.number} was voided (its issue was abandoned); it cannot be issued")
             previous = s.execute(select(Certificate).where(
                 Certificate.park == reservation.park, Certificate.product_id == cert.product_id,
                 Certificate.status.in_(("active", "suspended")))).scalars().all()
             row = Certificate(number=reservation.number, park=reservation.park, year=reservation.year,
                               sequence=reservation.sequence, issued_at=at, status="active", status_changed_at=at,
-                              supersedes=previous[-1].number if previous else None, **asdict(cert))
+                              supersedes=previous[-1].number if previous else None, pdf_history="[]", **fields)
             s.add(row)
             if copy is not None:
                 from footprint.registry import copies
 
                 copies.add(s, reservation.number, copy, cert.pdf_sha256)
+            s.flush()
+            audit.append(s, "issue", reservation.number, {"row": _columns(row)}, at)
             for old in previous:
                 old.status, old.status_changed_at = "superseded", at
                 old.status_reason, old.superseded_by = f"superseded by {reservation.number}", reservation.number
-            s.flush()
-            audit.append(s, "issue", reservation.number, {
-                "product_id": cert.product_id, "holder": cert.holder, "total": cert.total, "unit": cert.unit,
-                "data_sha256": cert.data_sha256, "pdf_sha256": cert.pdf_sha256, "signer": cert.signer_fingerprint,
-                "valid_until": _iso(cert.valid_until), "supersedes": row.supersedes, "scheme": cert.scheme,
-                "surveillance_due": _iso(cert.surveillance_due)}, at)
-            for old in previous:
-                audit.append(s, "supersede", old.number, {"by": reservation.number}, at)
+                s.flush()
+                audit.append(s, "supersede", old.number, {"by": reservation.number, "set": _status_columns(old)}, at)
             return _record(row)
 
     def void(self, number: str, reason: str) -> None:
         """Note in the audit log that a reserved number will never be issued (its issue failed)."""
         with self.write() as s:
-            audit.append(s, "void", number, {"reason": reason})
+            if s.execute(select(Certificate.id).where(Certificate.number == _key(number))).first():
+                raise RegistryError(f"{number} is issued; it cannot be voided (revoke it instead)")
+            audit.append(s, "void", _key(number), {"reason": reason})
+
+    def pending(self, now: dt.datetime | None = None) -> list[Pending]:
+        """Reserved numbers with neither an issue nor a void entry, and whether their process may still run."""
+        now = now or _now()
+        with self.read() as s:
+            done = set(s.execute(select(AuditEntry.subject).where(AuditEntry.action.in_(("issue", "void")))).scalars())
+            found = []
+            for e in s.execute(select(AuditEntry).where(AuditEntry.action == "reserve").order_by(AuditEntry.seq)
+                               ).scalars():
+                if e.subject in done:
+                    continue
+                detail = json.loads(e.detail)
+                holder = detail.get("process") or {}
+                found.append(Pending(e.subject, e.at, holder, detail.get("out_dir"), _alive(holder, e.at, now)))
+        return found
+
+    def reservations(self) -> dict[str, str | None]:
+        """Number → folder its file was to be written to, for every reservation (recovery looks there)."""
+        with self.read() as s:
+            return {e.subject: json.loads(e.detail).get("out_dir") for e in s.execute(
+                select(AuditEntry).where(AuditEntry.action == "reserve")).scalars()}
+
+    def recover(self, now: dt.datetime | None = None) -> list[Pending]:
+        """Void every reservation whose process is gone (killed, crashed, power cut); returns them."""
+        voided = []
+        for p in self.pending(now):
+            if p.alive:
+                continue
+            holder = f"process {p.holder.get('pid')} on {p.holder.get('host')}"
+            try:
+                self.void(p.number, f"recovered: {holder} reserved it at {p.reserved_at} and ended without "
+                                    "issuing it")
+            except RegistryError:
+                continue  # issued meanwhile
+            voided.append(p)
+        return voided
+
+    def add_file(self, number: str, pdf_sha256: str, signature_level: str, reason: str) -> Record:
+        """Record a newer file of a certificate (a document timestamp added); the earlier ones stay valid."""
+        with self.write() as s:
+            row = s.execute(select(Certificate).where(Certificate.number == _key(number))).scalar_one_or_none()
+            if row is None:
+                raise RegistryError(f"no certificate {number} in this registry")
+            history = json.loads(row.pdf_history or "[]")
+            if pdf_sha256 != row.pdf_sha256 and row.pdf_sha256 not in history:
+                history.append(row.pdf_sha256)
+            row.pdf_history, row.pdf_sha256, row.signature_level = json.dumps(history), pdf_sha256, signature_level
+            s.flush()
+            audit.append(s, "add-file", row.number, {"reason": reason, "set": {
+                "pdf_sha256": pdf_sha256, "pdf_history": row.pdf_history, "signature_level": signature_level}})
+            return _record(row)
 
     # ---- status ----------------------------------------------------------------------------
 
@@ -382,7 +567,8 @@ class Registry:
             row.status, row.status_changed_at, row.status_reason = status, at, reason
             if status == "withdrawn":
                 row.revoked_at, row.revocation_reason = at, reason
-            audit.append(s, action, row.number, {"reason": reason, "from": before}, at)
+            s.flush()
+            audit.append(s, action, row.number, {"reason": reason, "from": before, "set": _status_columns(row)}, at)
             return _record(row)
 
     def record_surveillance(self, number: str, passed: bool, by: str, note: str,
@@ -406,16 +592,19 @@ class Registry:
             due = _utc(row.surveillance_due)
             following = surveillance_due(SCHEMES[row.scheme], due.date(), _utc(row.valid_until).date()) \
                 if passed else None
-            audit.append(s, "surveillance", row.number, {
-                "result": "pass" if passed else "fail", "by": by, "note": note, "due": _iso(due),
-                "next_due": following.isoformat() if following else None, "scheme": row.scheme}, at)
             if passed:
                 row.surveillance_due = dt.datetime.combine(following, dt.time(0), tzinfo=dt.UTC) if following else None
-            else:
+            s.flush()
+            audit.append(s, "surveillance", row.number, {
+                "result": "pass" if passed else "fail", "by": by, "note": note, "due": _iso(due),
+                "next_due": following.isoformat() if following else None, "scheme": row.scheme,
+                "set": {"surveillance_due": _value(row.surveillance_due)}}, at)
+            if not passed:
                 row.status, row.status_changed_at = "suspended", at
                 row.status_reason = f"surveillance failed: {note}"
-                audit.append(s, "suspend", row.number, {"reason": row.status_reason, "from": "active"}, at)
-            s.flush()
+                s.flush()
+                audit.append(s, "suspend", row.number, {"reason": row.status_reason, "from": "active",
+                                                        "set": _status_columns(row)}, at)
             return _record(row)
 
     def due(self, within_days: int = 0, now: dt.datetime | None = None) -> list[Record]:
@@ -467,17 +656,73 @@ class Registry:
         with self.read() as s:
             return [_record(c) for c in s.execute(select(Certificate).order_by(Certificate.id)).scalars()]
 
-    def audit_report(self) -> audit.ChainReport:
+    def audit_report(self, anchors: list[tuple[int, str, str]] | tuple = ()) -> audit.ChainReport:
+        """The whole log checked: links, signatures, the witnessed head, ``anchors``, and every table replayed."""
         with self.read() as s:
-            return audit.verify(s)
+            return audit.verify(s, self.seal(), seal.witnessed(self.witness), anchors)
+
+    def checked(self, number: str) -> tuple[Record | None, list[str]]:
+        """A certificate's record and what is wrong with it against the signed log (empty when nothing).
+
+        Cheaper than :meth:`audit_report`: the certificate's own entries are checked (signed, linked)
+        and replayed against its row, the log for gaps, and its head against the witness.
+        """
+        with self.read() as s:
+            row = s.execute(select(Certificate).where(Certificate.number == _key(number))).scalar_one_or_none()
+            entries = audit.subject_entries(s, _key(number))
+            problems = audit.check_entries(s, entries, self.seal(), seal.witnessed(self.witness))
+            state = audit.replay([audit.parse(e) for e in entries])
+            expected = state.rows("certificates").get(_key(number))
+            live = {_key(number): _columns(row)} if row is not None else {}
+            problems += audit.compare(state, {"certificates": live}) if expected or row is not None else []
+            return (_record(row) if row else None), problems
 
     def export_payload(self, now: dt.datetime | None = None) -> dict:
-        """Every issued certificate with its status: what a buyer needs to verify offline."""
+        """Every issued certificate with its status, and the log head it was read at: what a buyer
+        needs to verify offline. Refused when the audit log does not verify."""
         with self.read() as s:
-            report = audit.verify(s)
+            report = audit.verify(s, self.seal(), seal.witnessed(self.witness))
+            if not report.ok:
+                raise RegistryError("the audit log does not verify; no export is signed from a tampered registry: "
+                                    + "; ".join(report.problems[:3]))
             records = [asdict(_record(c)) for c in s.execute(select(Certificate).order_by(Certificate.id)).scalars()]
-        return {"format": EXPORT_FORMAT, "generated_at": _iso(now or _now()), "audit_head": report.head,
-                "audit_entries": report.entries, "certificates": records}
+        return {"format": EXPORT_FORMAT, "generated_at": audit.timestamp(now), "audit_head": report.head,
+                "audit_entries": report.entries, "registry_key": report.key, "certificates": records}
+
+
+def _status_columns(c: Certificate) -> dict:
+    return {k: _value(getattr(c, k)) for k in ("status", "status_changed_at", "status_reason", "revoked_at",
+                                               "revocation_reason", "superseded_by")}
+
+
+# ---- replay: the tables as the audit log says they must be ---------------------------------
+
+
+@audit.replays("issue")
+def _replay_issue(state: audit.State, entry: audit.Entry) -> None:
+    audit.row_created("certificates", state, entry)
+
+
+@audit.replays("supersede", "revoke", "suspend", "reinstate", "add-file", "surveillance")
+def _replay_change(state: audit.State, entry: audit.Entry) -> None:
+    audit.row_changed("certificates", state, entry)
+
+
+@audit.replays("reserve")
+def _replay_reserve(state: audit.State, entry: audit.Entry) -> None:
+    key = f"{entry.detail.get('park')}/{entry.detail.get('year')}"
+    counters = state.rows("counters")
+    counters[key] = {"last": max(counters.get(key, {}).get("last", 0), entry.detail.get("sequence", 0))}
+
+
+@audit.reads("certificates")
+def _certificate_rows(session: Session) -> dict[str, dict]:
+    return {c.number: _columns(c) for c in session.execute(select(Certificate)).scalars()}
+
+
+@audit.reads("counters")
+def _counter_rows(session: Session) -> dict[str, dict]:
+    return {f"{c.park}/{c.year}": {"last": c.last} for c in session.execute(select(Counter)).scalars()}
 
 
 def record_from_dict(d: dict) -> Record:
@@ -495,14 +740,15 @@ def write_export(registry: Registry, key, path: Path, now: dt.datetime | None = 
     from footprint.certificates.signing import sign_detached
 
     payload = registry.export_payload(now)
-    payload["signer"] = key.holder
+    payload["signer"], payload["issuer_key"] = key.holder, key.key_id
     doc = {"payload": payload, "signature": base64.b64encode(sign_detached(canonical(payload), key)).decode()}
     write_atomic(path, (json.dumps(doc, indent=1, ensure_ascii=False) + "\n").encode("utf-8"))
     return payload
 
 
 def read_export(path: Path, roots: list) -> tuple[dict, str]:
-    """(payload, signer) of a signed export; ``ValueError`` if it is not one or not signed by a trusted key."""
+    """(payload, signer) of a signed export; ``ValueError`` if it is not one, not signed by a trusted key, or
+    signed by another key than the one it states as its issuer's."""
     import base64
 
     from footprint.certificates.signing import verify_detached
@@ -514,5 +760,8 @@ def read_export(path: Path, roots: list) -> tuple[dict, str]:
         raise ValueError(f"{path}: not a footprint registry export ({e})") from None
     if not isinstance(payload, dict) or payload.get("format") != EXPORT_FORMAT:
         raise ValueError(f"{path}: not a {EXPORT_FORMAT} document")
-    signer = verify_detached(canonical(payload), signature, roots)
+    signer, signer_key = verify_detached(canonical(payload), signature, roots)
+    if payload.get("issuer_key") != signer_key:
+        raise ValueError(f"{path}: signed by {signer} with key {signer_key[:16]}…, but it states issuer key "
+                         f"{str(payload.get('issuer_key'))[:16]}…")
     return payload, signer

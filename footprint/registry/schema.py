@@ -1,7 +1,9 @@
 """Tables of the certificate registry (SQLAlchemy 2). Changes go through an Alembic revision.
 
-The audit log is append-only: database triggers refuse UPDATE and DELETE (migration 0001), and
-each entry holds the hash of the previous one so even an edit made around the triggers shows.
+The audit log is append-only: database triggers refuse UPDATE and DELETE (migration 0001), each
+entry holds the hash of the previous one and the registry key's signature of its own hash
+(``footprint.registry.audit``), and every other table here can be rebuilt from the log, so an
+edit made around the triggers or straight to a table shows in ``footprint audit verify``.
 """
 
 from __future__ import annotations
@@ -63,6 +65,14 @@ class Certificate(Base):
     scheme: Mapped[str | None] = mapped_column(String(32))  # registry/schemes.py; None before revision 0002
     surveillance_due: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     pact_json: Mapped[str | None] = mapped_column(Text)  # the embedded PACT ProductFootprint, as issued
+    #: issued without a third-party review (``certify --self-declared``); else ``review`` says by whom
+    self_declared: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: JSON: the approving decision (audit entry seq and hash, reviewer id, name, organisation, time, bundle)
+    review: Mapped[str | None] = mapped_column(Text)
+    #: the issue date printed is earlier than the day it was recorded (``certify --backdate``)
+    backdated: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: JSON list: SHA-256 of the earlier files of this certificate, before later document timestamps
+    pdf_history: Mapped[str] = mapped_column(Text, default="[]")
 
 
 class Counter(Base):
@@ -76,7 +86,7 @@ class Counter(Base):
 
 
 class AuditEntry(Base):
-    """One event (issue, void, revoke, suspend, reinstate, review decision), chained by hash."""
+    """One event (reserve, issue, void, revoke, suspend, reinstate, review decision, ...), chained and signed."""
 
     __tablename__ = "audit_log"
 
@@ -87,6 +97,23 @@ class AuditEntry(Base):
     detail: Mapped[str] = mapped_column(Text)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+    #: the registry key's Ed25519 signature of ``hash`` (base64); NULL only for entries older than the key
+    signature: Mapped[str | None] = mapped_column(String(128))
+
+
+class Reviewer(Base):
+    """A registered reviewer: decisions must name one (``footprint reviewers add``)."""
+
+    __tablename__ = "reviewers"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(256))
+    organisation: Mapped[str] = mapped_column(String(512))
+    accreditation: Mapped[str | None] = mapped_column(String(256))
+    email: Mapped[str | None] = mapped_column(String(256))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    added_at: Mapped[str] = mapped_column(String(40))
+    removed_at: Mapped[str | None] = mapped_column(String(40))
 
 
 class CertificateCopy(Base):

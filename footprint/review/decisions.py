@@ -2,9 +2,12 @@
 
 A decision is an entry of the registry's hash-chained audit log (action ``review``, subject
 ``<park>/<product>``) holding the bundle hash it was made on, and the Monte Carlo iterations and
-seed of that bundle. A product may be certified only while the park's *current* bundle,
-recomputed with those iterations and seed, has the approved hash: any changed row, factor,
-method or engine version changes the hash and so voids the approval.
+seed of that bundle, and the registered reviewer who took it (``footprint reviewers add``; a
+decision naming anyone else is refused). A product may be certified only while the park's
+*current* bundle, recomputed with those iterations and seed, has the approved hash: any changed
+row, factor, method or engine version changes the hash and so voids the approval. The decision
+relied on must be signed by the registry key and linked into the log, and the log must not have
+been cut short (a deleted trailing rejection would otherwise let an older approval through).
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from sqlalchemy import select
 
 from footprint.files import write_atomic
 from footprint.park.models import ParkData, Results
-from footprint.registry import audit
+from footprint.registry import audit, reviewers, seal
 from footprint.registry.certificate import Review
 from footprint.registry.records import Registry
 from footprint.registry.schema import AuditEntry
@@ -88,28 +91,53 @@ def current_bundle_hash(park_dir: Path, iterations: int, seed: int, park: ParkDa
 def decide(registry: Registry, park: str, product: str, approve: bool, reviewer: str, comment: str,
            bundle_hash: str, iterations: int, seed: int,
            statement: VerificationStatement | None = None) -> AuditEntry:
-    """Record a reviewer's decision on a product's calculation in the audit log; an approval carries
-    the verification statement the certificate will print (ISO 14064-3), a rejection needs none."""
+    """Record a registered reviewer's decision on a product's calculation in the audit log; an approval
+    carries the verification statement the certificate will print (ISO 14064-3), a rejection needs none."""
     if not reviewer.strip() or not comment.strip():
-        raise ValueError("a decision needs the reviewer's name and a comment")
+        raise ValueError("a decision needs the reviewer's id and a comment")
     if approve and statement is None:
         raise ValueError("an approval needs the verification statement: --statement FILE.yaml or the options "
                          "--verifier --accreditation --assurance --materiality --criteria --scope "
                          "--intended-users --opinion")
-    detail = {"decision": "approve" if approve else "reject", "reviewer": reviewer, "comment": comment,
-              "bundle_sha256": bundle_hash, "iterations": iterations, "seed": seed}
-    if statement is not None:
-        detail["statement"] = statement.model_dump(mode="json")
     with registry.write() as session:
+        identity = reviewers.active(session, reviewer.strip())
+        detail = {"decision": "approve" if approve else "reject", **identity.snapshot(), "comment": comment,
+                  "bundle_sha256": bundle_hash, "iterations": iterations, "seed": seed}
+        if statement is not None:
+            detail["statement"] = statement.model_dump(mode="json")
         return audit.append(session, ACTION, f"{park}/{product}", detail)
 
 
 def latest_decision(registry: Registry, park: str, product: str) -> dict | None:
+    """The newest decision on a product, once its entry proved signed, linked and not cut off the log."""
     with registry.read() as session:
         entry = session.execute(select(AuditEntry).where(AuditEntry.action == ACTION)
                                 .where(AuditEntry.subject == f"{park}/{product}")
                                 .order_by(AuditEntry.seq.desc()).limit(1)).scalar_one_or_none()
-        return {**json.loads(entry.detail), "at": entry.at, "seq": entry.seq} if entry else None
+        problems = audit.check_entries(session, [entry] if entry else [], registry.seal(),
+                                       seal.witnessed(registry.witness))
+        if problems:
+            raise NotApproved(f"{park}/{product}: the registry's audit log was tampered with ({'; '.join(problems)}); "
+                              "no certificate is issued on it — run `footprint audit verify`")
+        if entry is None:
+            return None
+        decision = {**json.loads(entry.detail), "at": entry.at, "seq": entry.seq, "hash": entry.hash}
+        if reviewers.get(session, decision.get("reviewer", "")) is None:
+            raise NotApproved(f"{park}/{product}: decision {entry.seq} names {decision.get('reviewer')!r}, who is "
+                              "not a registered reviewer")
+        return decision
+
+
+def _who(decision: dict) -> str:
+    """How a decision's reviewer is named in messages and on the certificate."""
+    extra = f", {decision['reviewer_accreditation']}" if decision.get("reviewer_accreditation") else ""
+    name = decision.get("reviewer_name") or decision.get("reviewer")
+    return f"{name} ({decision['reviewer_organisation']}{extra})" if decision.get("reviewer_organisation") else name
+
+
+def review_facts(decision: dict) -> dict:
+    """Which audit entry the approval is (the registry keeps it with the certificate)."""
+    return {"entry_seq": decision["seq"], "entry_hash": decision["hash"]}
 
 
 def approved_results(registry: Registry, park_dir: Path, park: str, products: list[str],
@@ -122,8 +150,9 @@ def approved_results(registry: Registry, park_dir: Path, park: str, products: li
         raise NotApproved("the products were approved on bundles of different Monte Carlo settings; "
                           "certify them separately")
     (_, results), = current.values()
-    return results, {pid: Review(reviewer=a["reviewer"], decided_at=a["at"], bundle_sha256=a["bundle_sha256"],
-                                 comment=a["comment"], statement=VerificationStatement.model_validate(a["statement"]))
+    return results, {pid: Review(reviewer=_who(a), reviewer_id=a["reviewer"], decided_at=a["at"],
+                                 bundle_sha256=a["bundle_sha256"], comment=a["comment"], entry=review_facts(a),
+                                 statement=VerificationStatement.model_validate(a["statement"]))
                      for pid, a in approvals.items()}
 
 
@@ -141,7 +170,7 @@ def _approvals(registry: Registry, park_dir: Path, park: str, products: list[str
             raise NotApproved(f"{park}/{product} has not been reviewed: run `footprint review` and "
                               "`footprint review decide`, or certify with --self-declared")
         if decision["decision"] != "approve":
-            raise NotApproved(f"{park}/{product} was rejected by {decision['reviewer']} on {decision['at'][:10]}: "
+            raise NotApproved(f"{park}/{product} was rejected by {_who(decision)} on {decision['at'][:10]}: "
                               f"{decision['comment']}")
         if "statement" not in decision:
             raise NotApproved(f"{park}/{product}: the approval of {decision['at'][:10]} records no verification "
@@ -150,7 +179,7 @@ def _approvals(registry: Registry, park_dir: Path, park: str, products: list[str
         if key not in current:
             current[key] = current_bundle_hash(park_dir, *key, park=loaded)
         if current[key][0] != decision["bundle_sha256"]:
-            raise NotApproved(f"{park}/{product}: the park's data changed since {decision['reviewer']} approved "
+            raise NotApproved(f"{park}/{product}: the park's data changed since {_who(decision)} approved "
                               f"bundle {decision['bundle_sha256'][:12]} (now {current[key][0][:12]}); "
                               "the approval is void")
         approvals[product] = decision
