@@ -6,6 +6,7 @@ import json
 import re
 import shutil
 import subprocess
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -87,8 +88,10 @@ def test_certify_verify_export_revoke(cli, park_dir, tmp_path):
         assert "Zhao Min (Demo Verification Ltd)" in text and "Monte Carlo, n = 50" in text
 
     report = cli("verify", str(pdf))
-    for check in ("signature", "coverage", "signer", "data", "file", "status"):
+    for check in ("signature", "coverage", "signer", "number", "registry", "issuer", "data", "file", "status"):
         assert re.search(rf"PASS {check}\b", report), report
+    assert "INFO third-party reviewed: approved by Zhao Min (Demo Verification Ltd)" in report
+    assert f"INFO back-dated: valid from 2026-03-01, recorded on {date.today()}" in report
     assert report.rstrip().endswith("\nVALID") and "DEMO key — NOT A VALID CERTIFICATION" in report
 
     if shutil.which("pdfsig"):  # the independent check: poppler agrees the signature is valid
@@ -101,7 +104,8 @@ def test_certify_verify_export_revoke(cli, park_dir, tmp_path):
     revoked = cli("verify", str(pdf), code=1)
     assert "FAIL status" in revoked and "REVOKED" in revoked and "grid factor was wrong" in revoked
     # a buyer with yesterday's export still sees it active; with a fresh export, revoked
-    assert cli("verify", str(pdf), "--registry", str(export)).rstrip().endswith("\nVALID")
+    stale = cli("verify", str(pdf), "--registry", str(export))
+    assert stale.rstrip().endswith("\nVALID") and "a revocation after it is not in it" in stale
     cli("registry", "export", "--out", str(export))
     assert "REVOKED" in cli("verify", str(pdf), "--registry", str(export), code=1)
     assert "intact" in cli("audit", "verify")

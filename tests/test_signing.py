@@ -117,7 +117,8 @@ def test_wrong_passphrase_expired_and_mismatched_keys_are_clear_errors(tmp_path,
 def test_issued_certificate_verifies_and_pdfsig_agrees(issued, roots, registry):
     verdict = verify(issued.path, roots, registry)
     assert verdict.valid, verdict.reasons
-    assert list(names(verdict)) == ["signature", "coverage", "signer", "data", "file", "status"]
+    assert list(names(verdict)) == ["signature", "coverage", "signer", "number", "registry", "issuer", "data", "file",
+                                    "status"]
     assert verdict.number == issued.record.number
     assert any("DEMO" in w for w in verdict.warnings)
 
@@ -281,7 +282,8 @@ def test_signed_registry_export_verifies_offline_and_shows_revocations(issued, r
     export = tmp_path / "registry-export.json"
     write_export(registry, demo_key, export)
     payload, signer_name = read_export(export, roots)
-    source = ExportSource({r["number"]: verification.registry_record(r) for r in payload["certificates"]}, "export")
+    source = ExportSource({r["number"]: verification.registry_record(r) for r in payload["certificates"]}, "export",
+                          signer_name, payload)
     verdict = verification.verify(issued.path, roots, source)
     assert verdict.valid, verdict.reasons
 
@@ -317,4 +319,4 @@ def test_an_export_signed_by_another_body_does_not_vouch_for_this_one(issued, re
     write_export(registry, other, export)
     both = roots + [ca]
     verdict = verification.verify(issued.path, both, verification.load_export(export, both))
-    assert not verdict.valid and "cannot vouch" in " ".join(verdict.reasons)
+    assert not verdict.valid and "vouches only for certificates signed with its own key" in " ".join(verdict.reasons)

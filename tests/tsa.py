@@ -17,10 +17,12 @@ from footprint.certificates import keys
 class LocalTSA:
     """Started as a context manager; ``url`` is where it listens, ``root`` the CA to trust."""
 
-    def __init__(self):
+    def __init__(self, days: int = 730):
+        """``days``: lifetime of the TSA's certificate (its root lives 10 years)."""
         ca_key, tsa_key = keys.new_key("rsa"), keys.new_key("rsa")
         self.root = keys.make_ca("footprint test TSA", "test TSA root", ca_key)
-        self.cert = keys.make_leaf("footprint test TSA", "test TSA", tsa_key, self.root, ca_key, purpose="timestamp")
+        self.cert = keys.make_leaf("footprint test TSA", "test TSA", tsa_key, self.root, ca_key, days=days,
+                                   purpose="timestamp")
         der_key = tsa_key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
                                         serialization.NoEncryption())
         self.stamper = DummyTimeStamper(

@@ -124,7 +124,8 @@ def refuse_negative(results: Results, products: Iterable[str]) -> None:
 def issue(park: ParkData, issuer: Issuer, results: Results, out_dir: str | Path, key: SigningKey,
           products: Iterable[str] = (), lang: str | None = None, issue_date: date | None = None,
           tsa_url: str | None = None, registry: Registry | None = None, step: Step = lambda _: None,
-          reviews: dict[str, certificates.Review] | None = None, backdate: bool = False) -> list[Issued]:
+          reviews: dict[str, certificates.Review] | None = None, backdate: bool = False,
+          tsa_roots: list | None = None) -> list[Issued]:
     """Sign and register each product's certificate: reserve number → render → sign → write → record.
 
     ``reviews`` holds each product's approving review; without them every certificate is issued
@@ -158,7 +159,7 @@ def issue(park: ParkData, issuer: Issuer, results: Results, out_dir: str | Path,
         refuse_negative(results, wanted)
     drafts = [d.model_copy(update={"review": reviews[d.product_id]} if reviews is not None else {"self_declared": True})
               for d in drafts]
-    signer = DocumentSigner(key, tsa_url)
+    signer = DocumentSigner(key, tsa_url, tsa_roots=tsa_roots)
     own = registry is None
     if registry is None:
         from footprint.engine import home

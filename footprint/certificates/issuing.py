@@ -120,6 +120,9 @@ def issue(registry: Registry, signer: DocumentSigner, park: str, out_dir: Path,
                               signature_level=signer.level, demo=signer.key.demo, **doc.facts)
         record = registry.record(reservation, cert, copy=signed)
     except BaseException as e:
+        if pending is not None and _recorded(registry, reservation.number):
+            _publish(pending, path)  # stopped (SIGTERM) just after the commit: the certificate is issued
+            raise
         if pending is not None:
             pending.unlink(missing_ok=True)
         try:
@@ -135,6 +138,13 @@ def issue(registry: Registry, signer: DocumentSigner, park: str, out_dir: Path,
         raise IssueError(f"{reservation.number} is recorded but its file could not be given its name {path} "
                          f"({e.strerror}); it is at {pending}: run `footprint registry recover`") from e
     return Issued(record, path, digest)
+
+
+def _recorded(registry: Registry, number: str) -> bool:
+    try:
+        return registry.get(number) is not None
+    except Exception:  # noqa: BLE001 - the database is gone too: recovery decides later
+        return True
 
 
 @dataclass(frozen=True)

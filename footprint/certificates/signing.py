@@ -1,4 +1,10 @@
-"""PAdES signatures on certificate PDFs (pyHanko): baseline B-B, or B-T with an RFC 3161 timestamp.
+"""PAdES signatures on certificate PDFs (pyHanko): baseline B-B, B-T with an RFC 3161 timestamp, or B-LTA.
+
+B-LTA (a TSA and its trusted root given): the signature's validation data (certificates, and the
+revocation data their issuers publish) go into the document security store and a document
+timestamp covers everything, so the certificate still verifies after the signing certificate
+expires. :func:`add_document_timestamp` adds a newer document timestamp before the last one's TSA
+certificate expires (``footprint timestamp``).
 
 The signature field is the certificate's visible signature box: the documents layer draws the box
 (with the signer's name, and DEMO for demo keys) with WeasyPrint, so every glyph is an embedded
@@ -72,9 +78,14 @@ class _KeptKeySigner(signers.SimpleSigner):
 class DocumentSigner:
     """Signs certificate PDFs for one certification body key; reuse it for many documents."""
 
-    def __init__(self, key: SigningKey, tsa_url: str | None = None, timeout: float = 10):
+    def __init__(self, key: SigningKey, tsa_url: str | None = None, timeout: float = 10,
+                 tsa_roots: list | None = None):
+        """``tsa_roots`` (the roots the TSA's certificate chains to) turn a B-T signature into B-LTA."""
         self.key = key
         self.tsa_url = tsa_url
+        self._archive_roots = None
+        if tsa_url and tsa_roots is not None:
+            self._archive_roots = [*key.chain[-1:], *tsa_roots] if key.chain else [key.cert, *tsa_roots]
         self._signer = _KeptKeySigner(key)
         self._timestamper = None
         if tsa_url:
@@ -87,6 +98,8 @@ class DocumentSigner:
     @property
     def level(self) -> str:
         """PAdES baseline level the signatures reach."""
+        if self._archive_roots is not None:
+            return "PAdES B-LTA"
         return "PAdES B-T" if self._timestamper else "PAdES B-B"
 
     def sign(self, pdf: bytes, box: SignatureBox | None = None, reason: str | None = None,
@@ -103,6 +116,9 @@ class DocumentSigner:
             reason=reason,
             location=location,
             name=self.key.holder,
+            embed_validation_info=self._archive_roots is not None,
+            use_pades_lta=self._archive_roots is not None,
+            validation_context=_context(self._archive_roots) if self._archive_roots is not None else None,
         )
         pdf_signer = signers.PdfSigner(meta, signer=self._signer, timestamper=self._timestamper,
                                        stamp_style=NoOpStampStyle(), new_field_spec=spec)
@@ -117,6 +133,28 @@ class DocumentSigner:
             out = io.BytesIO()
             pdf_signer.sign_pdf(writer, output=out)
         return out.getvalue()
+
+
+def _context(roots: list):  # noqa: ANN202 - pyhanko_certvalidator.ValidationContext
+    """Validation at signing: the chain and any revocation data its certificates point to are embedded."""
+    from pyhanko_certvalidator import ValidationContext
+
+    trust = [asn1_x509.Certificate.load(r.public_bytes(serialization.Encoding.DER)) for r in roots]
+    return ValidationContext(trust_roots=trust, allow_fetching=True, revocation_mode="soft-fail")
+
+
+def add_document_timestamp(pdf: bytes, tsa_url: str, roots: list, timeout: float = 10) -> bytes:
+    """``pdf`` with one more document timestamp (and the validation data of the previous one).
+
+    The last document timestamp must still validate against ``roots``: renew before it expires.
+    """
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign.timestamps import HTTPTimeStamper
+
+    out = io.BytesIO()
+    signers.PdfTimeStamper(HTTPTimeStamper(tsa_url, timeout=timeout)).update_archival_timestamp_chain(
+        PdfFileReader(io.BytesIO(pdf), strict=False), _context(roots), in_place=False, output=out)
+    return out.getvalue()
 
 
 def sign_detached(data: bytes, key: SigningKey) -> bytes:

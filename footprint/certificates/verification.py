@@ -1,20 +1,28 @@
 """``footprint verify``: is this certificate PDF genuine, unchanged, and still valid?
 
-Each check is reported on its own line, and every one must pass:
+Each check is reported on its own line; every one is always made and every one must pass:
 
 1. *signature* — exactly one signature, cryptographically valid over intact bytes;
 2. *coverage* — it covers the entire file: no incremental update or appended revision after it
    (pdfsig still says "valid" for a signed file with a replaced attachment appended, and pyHanko
-   accepts an edited Info dictionary after signing, so "covers the entire file" is required);
-3. *signer* — the signer's chain ends at a trusted root (``--trust`` and ``<home>/trust``);
-4. *data* — the embedded data's SHA-256 equals the one in the QR code (decoded from the page
+   accepts an edited Info dictionary after signing, so "covers the entire file" is required) —
+   except, for PAdES B-LTA, validation data and document timestamps, as pyHanko's diff analysis sees;
+3. *signer* — the signer's chain ends at a trusted root (``--trust`` and ``<home>/trust``), now, or
+   for B-LTA when signed, proven by a chain of *archive* document timestamps valid now;
+4. *number* — the QR code carries a certificate number with a correct check character: a document
+   without one cannot be checked against a registry and is invalid, whoever signed it;
+5. *registry* — the number is in the registry (its record checked against the signed audit log)
+   or in a signed export made with the same key as the certificate's signature;
+6. *issuer* — the certificate is signed with the key the registry recorded for that number;
+7. *data* — the embedded data's SHA-256 equals the one in the QR code (decoded from the page
    image, as a phone would) and the one the registry recorded;
-5. *file* — the PDF's SHA-256 equals the registry's (catches edits the signature tolerates);
-6. *status* — the registry (database or signed export) says active and within validity.
+8. *file* — the PDF's SHA-256 is one the registry recorded for it (catches edits the signature tolerates);
+9. *status* — the registry (database or signed export) says active and within validity.
 
-An overdue surveillance (registry/schemes.py) is reported as a warning.
-
-A demo signature adds a warning line and fails the signer check unless the demo CA is trusted.
+Informative lines say whether the certificate is self-declared or reviewed (by whom), whether it
+was back-dated, and how old an export is. A demo signature adds a warning line and fails the signer
+check unless the demo CA is trusted. An overdue surveillance (registry/schemes.py) is reported as a
+warning.
 """
 
 from __future__ import annotations
@@ -52,8 +60,10 @@ class Verdict:
     file: str
     checks: list[Check] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    facts: list[str] = field(default_factory=list)  # informative: review, export age
     number: str | None = None
     signer: str | None = None
+    signer_cert: x509.Certificate | None = None
 
     @property
     def valid(self) -> bool:
@@ -136,12 +146,23 @@ def parse_payload(payload: str) -> tuple[str | None, str | None]:
 
 
 class RegistrySource:
-    """Where statuses come from: a registry database, or a signed export read offline."""
+    """Where records come from: a registry database, or a signed export read offline."""
 
     name: str
 
-    def get(self, number: str) -> Record | None:  # pragma: no cover - interface
+    def lookup(self, number: str) -> tuple[Record | None, list[str]]:  # pragma: no cover - interface
+        """The record of ``number`` and what is wrong with it (empty when nothing)."""
         raise NotImplementedError
+
+    def get(self, number: str) -> Record | None:
+        return self.lookup(number)[0]
+
+    def refuses(self, cert: x509.Certificate) -> str | None:
+        """Why this source cannot vouch for a certificate signed with ``cert`` (None: it can)."""
+        return None
+
+    def describe(self, now: dt.datetime) -> list[str]:
+        return []
 
 
 class DatabaseSource(RegistrySource):
@@ -149,18 +170,40 @@ class DatabaseSource(RegistrySource):
         self.registry = registry
         self.name = f"registry {registry.engine.url.render_as_string(hide_password=True)}"
 
-    def get(self, number: str) -> Record | None:
-        return self.registry.get(number)
+    def lookup(self, number: str) -> tuple[Record | None, list[str]]:
+        return self.registry.checked(number)
 
 
 class ExportSource(RegistrySource):
-    def __init__(self, records: dict[str, Record], name: str, signer: str | None = None):
+    def __init__(self, records: dict[str, Record], name: str, signer: str | None = None,
+                 payload: dict | None = None):
         self.records = records
         self.name = name
-        self.signer = signer  # who signed the export: must be who signed the certificate
+        self.signer = signer
+        self.payload = payload or {}
 
-    def get(self, number: str) -> Record | None:
-        return self.records.get(number.upper())
+    def lookup(self, number: str) -> tuple[Record | None, list[str]]:
+        return self.records.get(number.upper()), []
+
+    def refuses(self, cert: x509.Certificate) -> str | None:
+        """An export vouches only for certificates signed with its own key (by key, not by name)."""
+        issuer_key = self.payload.get("issuer_key")
+        if issuer_key != keys.key_id(cert):
+            return (f"the export is signed by {self.signer} with key {str(issuer_key)[:16]}…, the certificate by "
+                    f"{keys.subject_name(cert)} with key {keys.key_id(cert)[:16]}…: an export vouches only for "
+                    "certificates signed with its own key")
+        return None
+
+    def describe(self, now: dt.datetime) -> list[str]:
+        made = self.payload.get("generated_at")
+        if not made:
+            return []
+        age = now - dt.datetime.fromisoformat(made)
+        days = age.days if age.days >= 1 else None
+        old = f"{days} day{'s' if days != 1 else ''} old" if days else "less than a day old"
+        return [f"registry export of {made[:19].replace('T', ' ')} UTC ({old}), up to audit entry "
+                f"{self.payload.get('audit_entries')}: a revocation after it is not in it — give the registry "
+                "or a newer export"]
 
 
 def registry_record(d: dict) -> Record:
@@ -168,10 +211,11 @@ def registry_record(d: dict) -> Record:
 
 
 def load_export(path: Path, roots: list[x509.Certificate]) -> ExportSource:
-    """A signed registry export as a status source; ``ValueError`` unless signed by a trusted key."""
+    """A signed registry export as a record source; ``ValueError`` unless signed by a trusted key, and by the key
+    it states as its issuer's."""
     payload, signer = read_export(path, roots)
     records = {d["number"]: record_from_dict(d) for d in payload.get("certificates", [])}
-    return ExportSource(records, f"export {Path(path).name} by {signer}, {payload.get('generated_at')}", signer)
+    return ExportSource(records, f"export {Path(path).name} by {signer}", signer, payload)
 
 
 # ---- the checks ----------------------------------------------------------------------------
@@ -186,15 +230,15 @@ def _validation_context(roots: list[x509.Certificate], moment: dt.datetime | Non
     return ValidationContext(trust_roots=trust, allow_fetching=False, revocation_mode="soft-fail", moment=moment)
 
 
-def _check_signature(pdf: bytes, roots: list[x509.Certificate], verdict: Verdict,
-                     moment: dt.datetime | None) -> None:
+def _check_signature(pdf: bytes, roots: list[x509.Certificate], verdict: Verdict, now: dt.datetime) -> None:
     from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign.diff_analysis import ModificationLevel
     from pyhanko.sign.validation import validate_pdf_signature
     from pyhanko.sign.validation.status import SignatureCoverageLevel
 
     try:
         reader = PdfFileReader(io.BytesIO(pdf), strict=False)
-        sigs = reader.embedded_signatures
+        sigs, stamps = reader.embedded_regular_signatures, reader.embedded_timestamp_signatures
     except Exception as e:  # noqa: BLE001 - any parse failure means the file is not a readable PDF
         verdict.add("signature", False, f"not a readable PDF ({type(e).__name__}: {e})")
         return
@@ -206,29 +250,40 @@ def _check_signature(pdf: bytes, roots: list[x509.Certificate], verdict: Verdict
         return
     sig = sigs[0]
     try:
-        status = validate_pdf_signature(sig, _validation_context(roots, moment))
+        status = validate_pdf_signature(sig, _validation_context(roots, now))
     except Exception as e:  # noqa: BLE001
         verdict.add("signature", False, f"cannot be validated ({type(e).__name__}: {e})")
         return
-    cert = x509.load_der_x509_certificate(sig.signer_cert.dump())
+    cert = verdict.signer_cert = x509.load_der_x509_certificate(sig.signer_cert.dump())
     signer = verdict.signer = keys.subject_name(cert)
-    level = "PAdES B-T (timestamped)" if status.timestamp_validity is not None else "PAdES B-B"
+    level = ("PAdES B-LTA (archive timestamps)" if stamps else
+             "PAdES B-T (timestamped)" if status.timestamp_validity is not None else "PAdES B-B")
     if not (status.intact and status.valid):
         what = "the signed bytes were changed" if not status.intact else "the signature value does not verify"
         verdict.add("signature", False, f"INVALID — {what}")
         return
     verdict.add("signature", True, f"intact and cryptographically valid, {level}, SHA-256")
-    if status.timestamp_validity is not None:
-        ts = status.timestamp_validity
+    proven = _check_archive(stamps, roots, now, verdict) if stamps else None
+    ts = status.timestamp_validity
+    if proven is not None and ts is not None:  # the signature timestamp is judged when the archive proves it
+        ts = validate_pdf_signature(sig, _validation_context(roots, proven)).timestamp_validity
+    if ts is not None:
         verdict.add("timestamp", ts.intact and ts.valid and ts.trusted,
                     f"{ts.timestamp:%Y-%m-%d %H:%M:%S} UTC" + ("" if ts.trusted else " — TSA not trusted"))
     if status.coverage == SignatureCoverageLevel.ENTIRE_FILE:
         verdict.add("coverage", True, "the signature covers the entire file")
+    elif stamps and status.modification_level == ModificationLevel.LTA_UPDATES:
+        verdict.add("coverage", True, "the signature covers its revision; after it only validation data and "
+                                      "document timestamps were added (PAdES B-LTA)")
     else:
         verdict.add("coverage", False, "content was added after signing (the signature does not cover the "
                                        "entire file: an incremental update or appended revision)")
     if status.trusted:
         verdict.add("signer", True, f"{signer}, chains to a trusted root")
+    elif proven is not None and ts is not None and ts.trusted and \
+            validate_pdf_signature(sig, _validation_context(roots, ts.timestamp)).trusted:
+        verdict.add("signer", True, f"{signer}, chained to a trusted root when signed ({ts.timestamp:%Y-%m-%d}); "
+                                    "its certificate is no longer valid today, which the archive timestamps cover")
     else:
         problem = status.trust_problem_indic.name if status.trust_problem_indic else "untrusted"
         verdict.add("signer", False, f"{signer} does NOT chain to a trusted root ({problem}); "
@@ -237,18 +292,44 @@ def _check_signature(pdf: bytes, roots: list[x509.Certificate], verdict: Verdict
         verdict.warnings.append("signed with a DEMO key — NOT A VALID CERTIFICATION")
 
 
+def _check_archive(stamps: list, roots: list[x509.Certificate], now: dt.datetime, verdict: Verdict
+                   ) -> dt.datetime | None:
+    """Validate the document timestamps newest first, each at the time of the next (the newest now).
+
+    Returns the time of the oldest one (from when the signature and its validation data are proven
+    to exist) if the chain holds, else None.
+    """
+    from pyhanko.sign.validation import validate_pdf_timestamp
+
+    moment = now
+    for stamp in reversed(stamps):
+        try:
+            st = validate_pdf_timestamp(stamp, validation_context=_validation_context(roots, moment))
+        except Exception as e:  # noqa: BLE001
+            verdict.add("archive", False, f"a document timestamp cannot be validated ({type(e).__name__}: {e})")
+            return None
+        if not (st.intact and st.valid and st.trusted):
+            why = "changed" if not (st.intact and st.valid) else f"its TSA is not trusted on {moment:%Y-%m-%d}"
+            verdict.add("archive", False, f"the document timestamp of {st.timestamp:%Y-%m-%d} does not hold ({why}); "
+                                          "add a new one with `footprint timestamp` before the last one expires")
+            return None
+        moment = st.timestamp
+    verdict.add("archive", True, f"{len(stamps)} document timestamp(s), newest valid now; they prove the "
+                                 f"signature and its validation data existed on {moment:%Y-%m-%d %H:%M} UTC")
+    return moment
+
+
 def verify(pdf_path: Path, roots: list[x509.Certificate], source: RegistrySource | None,
            now: dt.datetime | None = None, pdf: bytes | None = None) -> Verdict:
     """Run every check on one PDF; never raises for a bad document, only reports."""
     pdf = Path(pdf_path).read_bytes() if pdf is None else pdf
     now = now or dt.datetime.now(dt.UTC)
     verdict = Verdict(str(pdf_path))
-    _check_signature(pdf, roots, verdict, None)
+    _check_signature(pdf, roots, verdict, now)
     if not verdict.checks or verdict.checks[0].name == "signature" and not verdict.checks[0].ok \
             and verdict.checks[0].detail.startswith("not a readable PDF"):
         return verdict
 
-    # data: embedded file ↔ QR ↔ registry
     try:
         files = embedded_files(pdf)
     except Exception as e:  # noqa: BLE001
@@ -275,23 +356,8 @@ def verify(pdf_path: Path, roots: list[x509.Certificate], source: RegistrySource
         digests = {name: hashlib.sha256(b).hexdigest() for name, b in files.items()}
         name = next((n for n, d in digests.items() if d == qr_digest), next(iter(digests)))
         data_digest = digests[name]
-    record = None
-    if number:
-        try:
-            parse_number(number)
-        except RegistryError as e:
-            verdict.add("number", False, str(e))
-        if source is None:
-            verdict.add("registry", False, "no registry to check the status against (use --registry URL|EXPORT)")
-        else:
-            record = source.get(number)
-            if record is None:
-                verdict.add("registry", False, f"{number} is not in {source.name}")
-            elif isinstance(source, ExportSource) and source.signer and verdict.signer \
-                    and source.signer != verdict.signer:
-                verdict.add("registry", False, f"the export is signed by {source.signer}, the certificate by "
-                                               f"{verdict.signer}: one body cannot vouch for another's certificates")
-                record = None
+
+    record = _check_record(number, source, verdict, now)
     if not payloads:
         verdict.add("data", False, "no certificate QR code with a SHA-256 was found on the pages")
     elif not files:
@@ -299,17 +365,21 @@ def verify(pdf_path: Path, roots: list[x509.Certificate], source: RegistrySource
     elif data_digest != qr_digest:
         verdict.add("data", False, f"the embedded data (SHA-256 {data_digest[:16]}…) does not match the QR code "
                                    f"({qr_digest[:16]}…): the embedded data was replaced")  # type: ignore[index]
-    elif record is not None and record.data_sha256 != data_digest:
+    elif record is None:
+        verdict.add("data", False, "the embedded data matches the QR code, but no registry record confirms it")
+    elif record.data_sha256 != data_digest:
         verdict.add("data", False, f"the embedded data does not match the registry record of {number}")
-    elif record is not None:
+    else:
         verdict.add("data", True, f"embedded data SHA-256 {data_digest[:16]}… matches the QR code and the registry")  # type: ignore[index]
     if record is None:
         return verdict
 
     file_digest = hashlib.sha256(pdf).hexdigest()
-    verdict.add("file", file_digest == record.pdf_sha256,
-                "the PDF is byte-identical to the one issued" if file_digest == record.pdf_sha256
-                else "the PDF differs from the file the registry recorded at issue")
+    known = record.files()
+    verdict.add("file", file_digest in known,
+                "the PDF is byte-identical to the one issued" if file_digest == record.pdf_sha256 and len(known) == 1
+                else "the PDF is byte-identical to a file the registry recorded for it" if file_digest in known
+                else "the PDF differs from every file the registry recorded for it")
     status = record.status_at(now)
     if status == "active":
         verdict.add("status", True, f"{number} is active, valid until {record.valid_until[:10]} ({source.name})")  # type: ignore[union-attr]
@@ -318,7 +388,61 @@ def verify(pdf_path: Path, roots: list[x509.Certificate], source: RegistrySource
     if status == "active" and record.surveillance_overdue(now):
         verdict.warnings.append(f"surveillance OVERDUE: due {record.surveillance_due[:10]} under scheme "  # type: ignore[index]
                                 f"{record.scheme}, not recorded; the certification body should suspend or confirm it")
+    verdict.facts.append(_review_fact(record))
+    if record.backdated:
+        verdict.facts.append(f"back-dated: valid from {record.valid_from[:10]}, recorded on {record.issued_at[:10]}")
     return verdict
+
+
+def _check_record(number: str | None, source: RegistrySource | None, verdict: Verdict, now: dt.datetime
+                  ) -> Record | None:
+    """The number, registry and issuer checks: the record verify may rely on, or None (and failed checks)."""
+    if not number:
+        verdict.add("number", False, "no certificate number could be read from the QR code: a document without "
+                                     "one cannot be checked against a registry")
+        return None
+    try:
+        parse_number(number)
+    except RegistryError as e:
+        verdict.add("number", False, str(e))
+        return None
+    verdict.add("number", True, f"{number}, check character correct")
+    if source is None:
+        verdict.add("registry", False, "no registry to check against (use --registry URL|EXPORT)")
+        return None
+    verdict.facts.extend(source.describe(now))
+    refused = source.refuses(verdict.signer_cert) if verdict.signer_cert is not None else None
+    if refused:
+        verdict.add("registry", False, refused)
+        return None
+    record, problems = source.lookup(number)
+    if record is None:
+        verdict.add("registry", False, f"{number} is not in {source.name}")
+        return None
+    if problems:
+        verdict.add("registry", False, f"the registry's record of {number} does not match its signed audit log: "
+                                       + "; ".join(problems))
+        return None
+    verdict.add("registry", True, f"{number} is recorded in {source.name}")
+    signed_by = keys.fingerprint(verdict.signer_cert) if verdict.signer_cert is not None else None
+    if signed_by != record.signer_fingerprint:
+        verdict.add("issuer", False, f"{number} was issued by {record.signer} with another key; this file is "
+                                     f"signed by {verdict.signer}: a re-signed copy or a forgery")
+        return None
+    verdict.add("issuer", True, f"signed with the key the registry recorded for {number} ({record.signer})")
+    return record
+
+
+def _review_fact(record: Record) -> str:
+    """Self-declared or reviewed, and by whom, as the registry recorded it."""
+    if record.review:
+        r = record.review
+        entry = f", audit entry {r['entry_seq']}" if r.get("entry_seq") else ""
+        return (f"third-party reviewed: approved by {r.get('reviewer')} on {str(r.get('decided_at'))[:10]}{entry}; "
+                f"calculation bundle {str(r.get('bundle_sha256'))[:16]}…")
+    if record.self_declared:
+        return "self-declared: issued without a third-party review"
+    return "no review recorded with this document"
 
 
 def _safe_qr(pdf: bytes) -> list[str]:

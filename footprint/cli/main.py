@@ -208,7 +208,11 @@ def certify(
     cert: Annotated[Optional[Path], typer.Option(
         "--cert", help="PEM file with the signing certificate then its chain (with a PEM --key).")] = None,
     tsa: Annotated[Optional[str], typer.Option(
-        "--tsa", help="RFC 3161 timestamp authority URL: PAdES B-T instead of B-B.")] = None,
+        "--tsa", help="RFC 3161 timestamp authority URL: PAdES B-LTA (validation data and a document "
+                      "timestamp, verifiable after the signing certificate expires) instead of B-B. The TSA's "
+                      "root must be trusted: in <home>/trust or given with --tsa-root.")] = None,
+    tsa_root: Annotated[Optional[list[Path]], typer.Option(
+        "--tsa-root", help="Root certificate (PEM/DER) of the TSA; repeatable.")] = None,
     draft: Annotated[bool, typer.Option(
         "--draft", help="Render unsigned DRAFT documents only: no signature, no registry record.")] = False,
     self_declared: Annotated[bool, typer.Option(
@@ -241,7 +245,7 @@ def certify(
             if signing_key is not None:
                 issued = certification.issue(park, body, results, out_dir, signing_key, product or (), lang, day,
                                              tsa_url=tsa, step=lambda s: status.update(s), reviews=reviews,
-                                             backdate=backdate)
+                                             backdate=backdate, tsa_roots=_tsa_roots(tsa_root) if tsa else None)
             else:
                 written = certification.certify(park, body, results, out_dir, product or (), lang, day,
                                                 step=lambda s: status.update(s))
@@ -259,7 +263,7 @@ def certify(
     for i in issued:
         out.print(f"{i.path}  {i.record.number}  {i.record.product_id}  {i.record.total:.4g} kg CO2e/{i.record.unit}",
                   soft_wrap=True, highlight=False)
-    level = "PAdES B-T" if tsa else "PAdES B-B"
+    level = issued[0].record.signature_level if issued else ""
     demo = " with the DEMO key — NOT A VALID CERTIFICATION" if signing_key.demo else ""
     err.print(f"{len(issued)} certificate(s) signed ({level}) by {signing_key.holder}{demo}, recorded in the registry",
               style="dim", highlight=False)
@@ -483,6 +487,59 @@ def keys_demo(force: Annotated[bool, typer.Option(help="Replace existing demo ke
     out.print("documents signed with them say DEMO — NOT A VALID CERTIFICATION", highlight=False)
 
 
+def _tsa_roots(files: list[Path] | None) -> list:
+    """The data directory's trusted roots and the given TSA roots; exit 2 when one cannot be read."""
+    from footprint.certificates import keys
+
+    try:
+        return keys.trust_roots(data_home.resolve(), files or [])
+    except keys.KeyProblem as e:
+        err.print(f"[bold red]Usage error[/]: {e}", highlight=False)
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def timestamp(
+    pdf_file: Annotated[Path, typer.Argument(help="A registered B-LTA certificate PDF.", show_default=False)],
+    tsa: Annotated[str, typer.Option("--tsa", help="RFC 3161 timestamp authority URL.")],
+    tsa_root: Annotated[Optional[list[Path]], typer.Option(
+        "--tsa-root", help="Root certificate of the TSAs (old and new), if not in <home>/trust; repeatable.")] = None,
+    out_file: Annotated[Optional[Path], typer.Option("--out", help="Where to write (default: replace the file).")
+                        ] = None,
+) -> None:
+    """Add a new document timestamp to a B-LTA certificate before the last one's TSA certificate expires.
+
+    The certificate must verify first; the new file's SHA-256 is recorded in the registry (an audited
+    change), and the earlier files stay valid.
+    """
+    import hashlib
+
+    from footprint.certificates import signing, verification
+    from footprint.files import write_atomic
+
+    logging.getLogger("pyhanko").setLevel(logging.CRITICAL)
+    if not pdf_file.is_file():
+        err.print(f"[bold red]Usage error[/]: no file {pdf_file}")
+        raise typer.Exit(2)
+    roots = _tsa_roots(tsa_root)
+    with _registry() as reg:
+        verdict = verification.verify(pdf_file, roots, verification.DatabaseSource(reg))
+        if not verdict.valid or verdict.number is None:
+            err.print(f"[bold red]Not timestamped[/]: the certificate does not verify ({verdict.reasons[0]})",
+                      highlight=False)
+            raise typer.Exit(1)
+        try:
+            renewed = signing.add_document_timestamp(pdf_file.read_bytes(), tsa, roots)
+        except Exception as e:  # noqa: BLE001 - a TSA or validation failure, shown cleanly
+            _fail(e)
+        record = reg.add_file(verdict.number, hashlib.sha256(renewed).hexdigest(), "PAdES B-LTA",
+                              f"document timestamp added ({tsa})")
+    target = out_file or pdf_file
+    write_atomic(target, renewed)
+    out.print(f"{target}: document timestamp added; {record.number} now has {len(record.files())} registered "
+              "file(s)", highlight=False, soft_wrap=True)
+
+
 def _registry(url: str | None = None):
     """The registry, or exit 2 with the database's own one-line reason when it cannot be opened."""
     from sqlalchemy.exc import SQLAlchemyError
@@ -549,6 +606,8 @@ def verify(
     for c in verdict.checks:
         mark = "[green]PASS[/]" if c.ok else "[bold red]FAIL[/]"
         out.print(f"  {mark} {c.name:<9} {_shown(c.detail)}", highlight=False, soft_wrap=True)
+    for f in verdict.facts:
+        out.print(f"  INFO {_shown(f)}", highlight=False, soft_wrap=True)
     for w in verdict.warnings:
         out.print(f"  [yellow]WARN[/] {_shown(w)}", highlight=False, soft_wrap=True)
     if verdict.valid:

@@ -23,7 +23,7 @@ import numpy as np
 from scipy.sparse.linalg import splu
 
 from footprint import __version__
-from footprint.engine import home, uncertainty
+from footprint.engine import home, locks, uncertainty
 from footprint.engine.background import METHODS, PARTS, database_versions, ensure_project, method_factors, node_ids
 from footprint.engine.imported import background_datasets, through_suppliers
 from footprint.engine.inventory import Exchange, Foreground, build_foreground, write_foreground
@@ -37,13 +37,15 @@ Step = Callable[[str], None]
 def compute_park(park: ParkData, step: Step = lambda _: None, iterations: int = 0, seed: int | None = None) -> Results:
     """Validate links, (re)write the park database and compute every product."""
     step("Preparing the Brightway project")
-    ensure_project()
-    step("Linking the park to its background")
-    fg = build_foreground(park)
-    step(f"Writing database {fg.database}")
-    write_foreground(fg)
-    step("Solving all products at once")
-    return calculate(fg, iterations, seed)
+    with locks.project():
+        ensure_project()
+    with locks.park(park.park.id):  # another run on this park waits until our matrices are read
+        step("Linking the park to its background")
+        fg = build_foreground(park)
+        step(f"Writing database {fg.database}")
+        write_foreground(fg)
+        step("Solving all products at once")
+        return calculate(fg, iterations, seed)
 
 
 class Solution:

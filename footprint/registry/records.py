@@ -162,6 +162,7 @@ class Record:
     review: dict | None = None
     backdated: bool | None = None
     pdf_history: list[str] | None = None  # earlier files of this certificate (before a newer document timestamp)
+    file_name: str | None = None  # the name it was issued under (recovery publishes a pending file to it)
     scheme: str | None = None
     surveillance_due: str | None = None
 
@@ -218,7 +219,7 @@ def _record(c: Certificate) -> Record:
         superseded_by=c.superseded_by, demo=c.demo, signer=c.signer, signer_fingerprint=c.signer_fingerprint,
         signature_level=c.signature_level, self_declared=bool(c.self_declared),
         review=json.loads(c.review) if c.review else None, backdated=bool(c.backdated),
-        pdf_history=json.loads(c.pdf_history or "[]"), scheme=c.scheme,
+        pdf_history=json.loads(c.pdf_history or "[]"), file_name=c.file_name, scheme=c.scheme,
         surveillance_due=_iso(c.surveillance_due),
     )
 

@@ -47,6 +47,7 @@ class ReviewOutput:
 def run_review(park_dir: Path, out_dir: Path, products: list[str], iterations: int, seed: int, day: date,
                step=lambda _: None) -> ReviewOutput:
     """Compute with Monte Carlo, write the bundle, and render the review report (HTML + PDF)."""
+    from footprint.engine import locks
     from footprint.engine.background import ensure_project
     from footprint.engine.calculation import Solution, calculate
     from footprint.engine.inventory import build_foreground, write_foreground
@@ -59,16 +60,20 @@ def run_review(park_dir: Path, out_dir: Path, products: list[str], iterations: i
     if unknown:
         raise ValueError(f"unknown product(s) {', '.join(unknown)} in {park_dir}")
     step("Preparing the Brightway project")
-    ensure_project()
-    fg = build_foreground(park)
-    write_foreground(fg)
-    step(f"Computing with {iterations} Monte Carlo iterations")
-    solution = Solution(fg)
-    results = calculate(fg, iterations, seed, solution)
+    with locks.project():
+        ensure_project()
+    with locks.park(park.park.id):  # runs on the same park wait for each other (engine/locks.py)
+        fg = build_foreground(park)
+        write_foreground(fg)
+        step(f"Computing with {iterations} Monte Carlo iterations")
+        solution = Solution(fg)
+        results = calculate(fg, iterations, seed, solution)
+        step("Tracing the supply chains")
+        traced = build(fg, solution, results, products)
     files = bundle.contents(park_dir, results, iterations, seed)
     digest = bundle.digest(files)
-    step("Tracing the supply chains and rendering the report")
-    html, pdf = review_document.render(build(fg, solution, results, products), digest, iterations, seed, day)
+    step("Rendering the report")
+    html, pdf = review_document.render(traced, digest, iterations, seed, day)
     # the bundle is written last: a failed report never leaves a bundle without its report
     stem = out_dir / f"{park.park.id}-review"
     bundle_path = out_dir / f"{park.park.id}-bundle.zip"
