@@ -23,3 +23,17 @@ def write_atomic(path: str | Path, data: bytes, mode: int = 0o644) -> None:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def write_new(path: str | Path, data: bytes, mode: int = 0o644) -> None:
+    """Create ``path`` (never replacing a file) and sync it to disk; on failure nothing is left behind."""
+    path = Path(path)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise

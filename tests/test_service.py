@@ -529,7 +529,8 @@ def test_upload_runs_the_checks_of_verify(client, issued):
                     headers={"Accept": "application/json"})
     result = r.json()
     assert result["valid"] and result["number"] == issued.numbers["a-power"]
-    assert [c["name"] for c in result["checks"]] == ["signature", "coverage", "signer", "data", "file", "status"]
+    assert [c["name"] for c in result["checks"]] == ["signature", "coverage", "signer", "number", "registry", "issuer",
+                                                     "data", "file", "status"]
     tampered = pdf + b"\n%%EOF\n% appended\n"
     result = client.post("/verify", content=tampered, headers={"Content-Type": "application/pdf",
                                                                 "Accept": "application/json"}).json()

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from footprint.certificates.signing import DocumentSigner, SignatureBox
+from footprint.files import write_new
 from footprint.registry.records import NewCertificate, Record, Registry, Reservation
 
 DEMO_TEXT = "NOT A VALID CERTIFICATION"
@@ -73,15 +74,7 @@ def _write_pending(path: Path, data: bytes) -> Path:
     if path.exists():
         raise IssueError(f"{path} already exists; a certificate file is never overwritten")
     pending = pending_path(path)
-    fd = os.open(pending, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-    except BaseException:
-        pending.unlink(missing_ok=True)
-        raise
+    write_new(pending, data)
     return pending
 
 

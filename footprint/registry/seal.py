@@ -26,6 +26,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from footprint.files import write_new
+
 KEY_ENV = "FOOTPRINT_REGISTRY_KEY"
 KEY_FILE = "registry-audit.pem"
 WITNESS_DIR = "audit-witness"
@@ -92,16 +94,11 @@ def _create(path: Path) -> None:
     pem = Ed25519PrivateKey.generate().private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                                      serialization.NoEncryption())
     tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    write_new(tmp, pem, 0o600)
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(pem)
-            fh.flush()
-            os.fsync(fh.fileno())
-        try:
-            os.link(tmp, path)
-        except FileExistsError:
-            pass  # another process made it first: use theirs
+        os.link(tmp, path)
+    except FileExistsError:
+        pass  # another process made it first: use theirs
     finally:
         tmp.unlink(missing_ok=True)
 
