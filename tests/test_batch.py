@@ -195,7 +195,7 @@ def test_batch_certify_resumes_without_reissuing(tmp_path, project, monkeypatch)
     monkeypatch.setenv("FOOTPRINT_DATABASE_URL", f"sqlite:///{tmp_path / 'registry.sqlite'}")
     park = two_products(tmp_path / "park", "batch-certify")
     common = ["--out", str(tmp_path / "out"), "--issuer", str(ROOT / "inventories" / "demo-issuer.yaml"),
-              "--issue-date", "2026-03-01", "--lang", "en", "--self-declared"]
+              "--issue-date", "2026-03-01", "--backdate", "--lang", "en", "--self-declared"]
     refused = CliRunner().invoke(app, ["batch", "certify", str(park), *common, "--scheduler", "tcp://127.0.0.1:9"])
     assert refused.exit_code == 2 and "FOOTPRINT_DATABASE_URL=postgresql" in refused.output
     first = CliRunner().invoke(app, ["batch", "certify", str(park), *common, "--workers", "1"])

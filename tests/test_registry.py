@@ -44,7 +44,7 @@ def _postgres_url() -> str:
         pytest.skip(f"no PostgreSQL server reachable at {url}: {type(e).__name__}")
     finally:
         engine.dispose()
-    Registry(url).witness.unlink(missing_ok=True)  # a new database at the same URL: forget the old log's head
+    seal.witness_path(home.resolve(), _normalise(url)).unlink(missing_ok=True)  # a new database: forget the old head
     return url
 
 
