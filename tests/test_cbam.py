@@ -155,6 +155,9 @@ def test_cbam_yaml_problems_are_located(tmp_path):
     assert any("precursors[0].country" in m and "quote it" in m for m in messages)
     assert any("precursors[1].row" in m and "row 14 is al-extrusion bg:freight-road" in m for m in messages)
     assert any("precursors[0].cn_code" in m and "no default value for CN 7299" in m for m in messages)
+    (park / "cbam.yaml").write_text("format: &f footprint-cbam/1\nverifier: *f\n")
+    with pytest.raises(ParkDataError, match="without anchors and aliases"):
+        cbam.communication(load_park(park))
     (park / "cbam.yaml").unlink()
     with pytest.raises(ParkDataError, match="cbam.yaml: missing"):
         cbam.communication(load_park(park))

@@ -36,6 +36,7 @@ from footprint.park.models import Facility, Input, Output, ParkData
 
 SETTINGS_FILE = "cbam.yaml"
 SETTINGS_FORMAT = "footprint-cbam/1"
+MAX_SETTINGS_BYTES = 256 * 1024  # a few entries per facility
 DEFAULTS_CSV = Path(__file__).resolve().parents[2] / "inventories" / "background" / "cbam-defaults.csv"
 
 REGULATIONS = {
@@ -178,10 +179,17 @@ def read_settings(park: ParkData, defaults: dict[tuple[str, str], DefaultValue] 
                                      f"missing in {park.folder}: CBAM needs what the park data cannot hold "
                                      "(bought precursors and their values, vehicles, city, carbon price); "
                                      "see README 'CBAM'")])
+    from footprint.park.loading import _PlainLoader
+
+    size = path.stat().st_size
+    if size > MAX_SETTINGS_BYTES:
+        raise ParkDataError([Problem(SETTINGS_FILE, None, None, None,
+                                     f"{size:,} bytes; {SETTINGS_FILE} may have at most {MAX_SETTINGS_BYTES:,}")])
     try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as e:
-        raise ParkDataError([Problem(SETTINGS_FILE, None, None, None, f"is not valid YAML ({e})")]) from None
+        doc = yaml.load(path.read_bytes().decode("utf-8-sig"), Loader=_PlainLoader)  # noqa: S506 - no aliases
+    except (yaml.YAMLError, UnicodeDecodeError, RecursionError) as e:
+        raise ParkDataError([Problem(SETTINGS_FILE, None, None, None, f"is not valid YAML without anchors and "
+                                     f"aliases, nested a few levels ({type(e).__name__}: {e})")]) from None
     problems: list[Problem] = []
     if not isinstance(doc, dict) or doc.get("format") != SETTINGS_FORMAT:
         raise ParkDataError([Problem(SETTINGS_FILE, None, "format", doc.get("format") if isinstance(doc, dict)

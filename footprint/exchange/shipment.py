@@ -86,21 +86,21 @@ def _rows(path: Path) -> tuple[str, list[str], list[tuple[int, list[str]]]]:
     if size > MAX_BYTES:
         raise PackingListError([Problem(path.name, None, None, size, f"is larger than {MAX_BYTES:,} bytes")])
     if path.suffix.lower() == ".xlsx":
-        import openpyxl
+        from footprint.park.workbook import WorkbookError, read_workbook
 
         try:
-            book = openpyxl.load_workbook(path, read_only=True, data_only=True)
-        except Exception as e:  # noqa: BLE001 - openpyxl raises many kinds for a damaged file
-            raise PackingListError([Problem(path.name, None, None, None,
-                                            f"cannot be read as an Excel workbook ({e})")]) from None
-        sheet = book.worksheets[0]
-        label = f"{path.name}[{sheet.title}]"
-        values = []
-        for n, cells in enumerate(sheet.iter_rows(values_only=True), start=1):
-            if n > MAX_LINES + 1:
-                raise PackingListError([Problem(label, n, None, None, f"has more than {MAX_LINES} lines")])
-            values.append((n, [_cell(c) for c in cells]))
-        book.close()
+            sheets, problems = read_workbook(path, None)
+        except WorkbookError as e:
+            raise PackingListError([e.problem]) from None
+        if problems:
+            raise PackingListError(problems)
+        if not sheets:
+            raise PackingListError([Problem(path.name, None, None, None, "has no sheet")])
+        sheet = next(iter(sheets.values()))
+        label = sheet.file
+        values = [(n, [c.strip() for c in cells]) for n, cells in sheet.rows]
+        if len(values) > MAX_LINES + 1:
+            raise PackingListError([Problem(label, None, None, len(values) - 1, f"has more than {MAX_LINES} lines")])
     else:
         label = path.name
         try:
@@ -117,14 +117,6 @@ def _rows(path: Path) -> tuple[str, list[str], list[tuple[int, list[str]]]]:
     while header and header[-1] == "":
         header.pop()
     return label, header, [(n, cells) for n, cells in values[1:] if any(c for c in cells)]
-
-
-def _cell(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value).strip()
 
 
 def read_packing_list(path: str | Path) -> tuple[str, list[PackingLine]]:

@@ -124,8 +124,9 @@ def _number_text(text: str) -> str:
     return str(int(value)) if value.is_integer() and abs(value) < 1e16 else repr(value)
 
 
-def read_workbook(path: Path, wanted: tuple[str, ...]) -> tuple[dict[str, Sheet], list[Problem]]:
-    """The ``wanted`` sheets that exist, every row of each; problems are located by sheet, row and column.
+def read_workbook(path: Path, wanted: tuple[str, ...] | None) -> tuple[dict[str, Sheet], list[Problem]]:
+    """The ``wanted`` sheets that exist (None: every sheet, in the workbook's order), every row of each;
+    problems are located by sheet, row and column.
 
     Raises :class:`WorkbookError` when the file is not a workbook that may be read at all.
     """
@@ -144,7 +145,7 @@ def read_workbook(path: Path, wanted: tuple[str, ...]) -> tuple[dict[str, Sheet]
         sheets: dict[str, Sheet] = {}
         problems: list[Problem] = []
         for element in _xml(members, book, where).iter():
-            if _local(element.tag) != "sheet" or element.get("name") not in wanted:
+            if _local(element.tag) != "sheet" or (wanted is not None and element.get("name") not in wanted):
                 continue
             rid = next((v for k, v in element.attrib.items() if _local(k) == "id"), "")
             sheet = Sheet(element.get("name"), f"{where}[{element.get('name')}]")
