@@ -53,7 +53,9 @@ FOSSIL = (2200 * 8.1 + 3000 * 0.58 + 10000 * PV + 4 * 29.8) / 2000
 BIOGENIC = 2200 * 0.02 / 2000
 LUC = (2200 * 0.01 + 0.6) / 2000
 TOTAL = FOSSIL + BIOGENIC + LUC
-PRIMARY = (2200 * (8.1 + 0.01) + 4 * 29.8 + 0.6) / 2000 / (FOSSIL + LUC)  # ingot and direct rows are primary
+# primary: the direct rows (DESIGN §3 v2 (a)); the ingot's amount is measured but its factor is a database
+# value, so it is secondary; the denominator is pcfExcludingBiogenicUptake (no biogenic CO2 here: the total)
+PRIMARY = (4 * 29.8 + 0.6) / 2000 / TOTAL
 
 
 def sig3(x: float) -> str:

@@ -46,8 +46,9 @@ def test_single_product(tmp_path, project):
     luc = (2500 * 0.01 + 0.5) / 2000
     assert (p.fossil, p.biogenic, p.luc) == (approx(fossil), approx(biogenic), approx(luc))
     assert p.total == approx(fossil + biogenic + luc)
-    # primary: the steel row and the direct emissions; secondary: power
-    assert p.primary_data_share == approx((2500 * 1.91 + 4 * 29.8 + 0.5) / (2000 * (fossil + luc)))
+    # primary: the direct emissions (DESIGN §3 v2 (a)); the steel row's activity data is measured but its
+    # factor is a database value (factor data_type secondary), so it is secondary, as is power
+    assert p.primary_data_share == approx((4 * 29.8 + 0.5) / (2000 * (fossil + biogenic + luc)))
     cats = {c.key: c.total for c in p.contributions_by_category}
     assert cats["electricity"] == approx(3000 * 0.6 / 2000)
     assert cats["materials"] == approx(2500 * 1.93 / 2000)
@@ -159,7 +160,9 @@ def test_primary_share_through_chain(tmp_path, project):
                 {"facility_id": "b", "ref": "pa", "amount": 50, "unit": "kg", "data_type": "secondary"},
                 {"facility_id": "b", "ref": "factor:x", "amount": 100, "unit": "kg", "data_type": "secondary"}],
         emissions=[{"facility_id": "b", "flow": "CO2", "amount": 100}],
-        factors=[{"code": "x", "unit": "kg", "fossil": 1.0}],
+        # format 2: x is a supplier-specific PCF, so its measured row is primary (DESIGN §3 v2 (d))
+        factors=[{"code": "x", "unit": "kg", "fossil": 1.0, "data_type": "primary"}],
+        park={"format": "footprint-park/2"},
     )
     r = compute(folder)
     assert r.product("pa").primary_data_share == approx(100 / 400)

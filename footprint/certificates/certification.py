@@ -69,6 +69,7 @@ def certify(park: ParkData, issuer: Issuer, results: Results, out_dir: str | Pat
         raise ValueError(f"language {lang!r} is not one of {', '.join(documents.LANGS)}")
     issue_date = issue_date or date.today()
     wanted = list(dict.fromkeys(products)) or [p.product_id for p in results.products]
+    _refuse(park, results, wanted)
     drafts = [with_site(park, certificates.draft(results, pid, issuer, issue_date)) for pid in wanted]
     rendered = []
     for n, cert in enumerate(drafts, 1):
@@ -78,6 +79,17 @@ def certify(park: ParkData, issuer: Issuer, results: Results, out_dir: str | Pat
     out = Path(out_dir)
     return [write_atomic(out / f"{cert.product_id}_{cert.number}.pdf", doc.pdf, cert.number, cert.product_id,
                          doc.sha256) for cert, doc in rendered]
+
+
+def _refuse(park: ParkData, results: Results, product_ids: list[str]) -> None:
+    """Stop before anything is rendered when a product cannot be certified (DESIGN §3 v2): exempted share
+    above the park's limit, more than 1 % outside cradle-to-gate, fuel combustion counted twice."""
+    from footprint.engine.checks import refusals
+    from footprint.park.errors import ParkDataError
+
+    problems = refusals(park, results, [p for p in product_ids if any(r.product_id == p for r in results.products)])
+    if problems:
+        raise ParkDataError(problems)
 
 
 def summary(park: ParkData, issuer: Issuer, results: Results, out_file: str | Path, lang: str | None = None,
@@ -154,6 +166,7 @@ def issue(park: ParkData, issuer: Issuer, results: Results, out_dir: str | Path,
     if key.demo and not issuer.demo:
         issuer = issuer.model_copy(update={"demo": True})
     wanted = list(dict.fromkeys(products)) or [p.product_id for p in results.products]
+    _refuse(park, results, wanted)
     drafts = [with_site(park, certificates.draft(results, pid, issuer, issue_date)) for pid in wanted]
     if reviews is not None:
         refuse_negative(results, wanted)

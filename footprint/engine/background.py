@@ -21,7 +21,7 @@ from pathlib import Path
 import bw2data as bd
 
 from footprint.engine.home import PROJECT
-from footprint.park import units
+from footprint.park import loading, units
 from footprint.park.errors import ParkDataError, Problem
 from footprint.park.flows import ALIASES, FACTOR_GASES
 
@@ -42,7 +42,7 @@ OPEN_FACTORS = "open-factors"
 OPEN_FACTORS_CSV = Path(__file__).resolve().parents[2] / "inventories" / "background" / "open-factors.csv"
 CATEGORY_OF_FACTOR = {
     "electricity": "electricity", "heat": "heat and steam", "fuel": "fuels", "material": "materials",
-    "transport": "transport",
+    "transport": "transport", "packaging": "packaging", "water": "water", "waste": "waste treatment",
 }
 
 
@@ -105,6 +105,15 @@ def node_ids(database: str, codes: set[str] | None = None) -> dict[str, int]:
     return {r.code: r.id for r in query}
 
 
+def biogenic_co2_flows() -> list[int]:
+    """Node ids of biosphere3's "Carbon dioxide, non-fossil" flows (every compartment): biogenic CO2,
+    characterised 0 by IPCC 2021 and reported apart (DESIGN §3 v2)."""
+    from bw2data.backends import ActivityDataset as AD
+
+    query = AD.select(AD.id).where((AD.database == "biosphere3") & (AD.name == "Carbon dioxide, non-fossil"))
+    return [r.id for r in query]
+
+
 def _write_methods() -> None:
     path = Path(__import__("bw2io").__file__).parent / "data" / "lcia" / "lcia_39_ecoinvent.zip"
     with zipfile.ZipFile(path) as archive:
@@ -147,6 +156,8 @@ def method_identity() -> dict:
 
 OPEN_COLUMNS = ("code", "name", "unit", "category", "location", "scope", "co2", "ch4", "n2o", "fossil", "biogenic",
                 "luc", "source", "reference", "year", "dqr", "comment")
+# format 2 adds the factor columns of DESIGN §2 "Format version 2"; an older CSV (e.g. in a bundle) still reads
+OPEN_COLUMNS_2 = (*OPEN_COLUMNS, "boundary", "gwp", "data_type", "pds", "ter", "ger", "tir")
 
 
 def read_open_factors(path: Path) -> list[dict]:
@@ -154,8 +165,8 @@ def read_open_factors(path: Path) -> list[dict]:
     problems: list[Problem] = []
     text = path.read_bytes().decode("utf-8-sig")
     reader = csv.DictReader(text.splitlines())
-    if tuple(reader.fieldnames or ()) != OPEN_COLUMNS:
-        raise ParkDataError([Problem(path.name, 1, None, reader.fieldnames, f"expected columns {OPEN_COLUMNS}")])
+    if tuple(reader.fieldnames or ()) not in (OPEN_COLUMNS, OPEN_COLUMNS_2):
+        raise ParkDataError([Problem(path.name, 1, None, reader.fieldnames, f"expected columns {OPEN_COLUMNS_2}")])
     datasets = []
     bio = biosphere_codes()
     for n, r in enumerate(reader, start=2):
@@ -163,8 +174,12 @@ def read_open_factors(path: Path) -> list[dict]:
         parts = {p: _number(r, p, path.name, n, problems) for p in PARTS}
         has_gas = any(v is not None for v in gases.values())
         has_parts = any(v is not None for v in parts.values())
-        if has_gas == has_parts:
-            problems.append(Problem(path.name, n, "co2", None, "expected either gas columns or CO2e part columns"))
+        if not (has_gas or has_parts):  # both: gases of combustion plus an aggregated upstream part
+            problems.append(Problem(path.name, n, "co2", None, "expected gas columns, CO2e part columns or both"))
+            continue
+        quality, found = loading.factor_quality(path.name, n, r)
+        problems += found
+        if quality is None:
             continue
         if not units.is_known(r["unit"]) or r["category"] not in CATEGORY_OF_FACTOR or not r["source"]:
             problems.append(Problem(path.name, n, "unit", r["unit"], "expected a known unit, category and source"))
@@ -180,7 +195,7 @@ def read_open_factors(path: Path) -> list[dict]:
             "unit": units.PARK_TO_BRIGHTWAY[r["unit"]], "location": r["location"] or "GLO", "type": "process",
             "category": r["category"], "scope": r["scope"], "source": r["source"], "reference": r["reference"],
             "year": r["year"], "dqr": int(r["dqr"]) if r["dqr"] else None, "comment": r["comment"],
-            "exchanges": exchanges,
+            "gases": has_gas, **quality, "exchanges": exchanges,
         })
     if problems:
         raise ParkDataError(problems)

@@ -23,8 +23,16 @@ import numpy as np
 from scipy.sparse.linalg import splu
 
 from footprint import __version__
-from footprint.engine import home, locks, uncertainty
-from footprint.engine.background import METHODS, PARTS, database_versions, ensure_project, method_factors, node_ids
+from footprint.engine import home, locks, supply, uncertainty
+from footprint.engine.background import (
+    METHODS,
+    PARTS,
+    biogenic_co2_flows,
+    database_versions,
+    ensure_project,
+    method_factors,
+    node_ids,
+)
 from footprint.engine.imported import background_datasets, through_suppliers
 from footprint.engine.inventory import Exchange, Foreground, build_foreground, write_foreground
 from footprint.files import write_atomic
@@ -72,14 +80,21 @@ class Solution:
                 if row is not None:
                     c[row] = value
             self.cf[part] = c
-        G = np.column_stack([B.T @ self.cf[p] for p in PARTS])
+        bco2 = np.zeros(B.shape[0])  # kg of biogenic CO2 (characterised 0 by the method, kept apart)
+        for flow in biogenic_co2_flows():
+            row = self.lca.dicts.biosphere.get(flow)
+            if row is not None:
+                bco2[row] = 1.0
+        self.cf["biogenic_co2"] = bco2
+        G = np.column_stack([B.T @ self.cf[p] for p in (*PARTS, "biogenic_co2")])
         fg_cols = np.array(sorted(self.lca.dicts.activity[i] for i in self.park_ids.values()))
         ids = np.empty(self.A.shape[0], dtype=np.int64)
         for node, col in self.lca.dicts.activity.items():
             ids[col] = node
         cache = _BackgroundCache(self.databases - {fg.database}, np.delete(ids, fg_cols))
-        self.h = solve_adjoint(self.A, G, fg_cols, cache)
-        if not np.all(np.isfinite(self.h)):
+        H = solve_adjoint(self.A, G, fg_cols, cache)
+        self.h, self.bco2 = H[:, :3], H[:, 3]
+        if not np.all(np.isfinite(H)):
             raise ParkDataError([Problem("outputs.csv", None, None, None,
                                          "the park's system of equations has no finite solution")])
 
@@ -93,6 +108,7 @@ class Solution:
         cache = self.__dict__.setdefault("_id_cache", {})
         if db not in cache:
             codes = {e.target[1] for e in self.fg.exchanges if e.target[0] == db}
+            codes |= {key[1] for _, key, _, _ in self.fg.alternative if key[0] == db}
             cache[db] = node_ids(db, codes)
         return cache[db]
 
@@ -102,6 +118,12 @@ class Solution:
             row = self.lca.dicts.biosphere[self._ids(e.target[0])[e.target[1]]]
             return np.array([self.cf[p][row] for p in PARTS])
         return self.h[self.index(e.target)]
+
+    def unit_biogenic_co2(self, e: Exchange) -> float:
+        """kg biogenic CO2 per unit of the exchange's target."""
+        if e.kind == "biosphere":
+            return float(self.cf["biogenic_co2"][self.lca.dicts.biosphere[self._ids(e.target[0])[e.target[1]]]])
+        return float(self.bco2[self.index(e.target)])
 
 
 class _BackgroundCache:
@@ -117,6 +139,7 @@ class _BackgroundCache:
         digest = hashlib.sha256()
         paths = [bd.Database(d).filepath_processed() for d in sorted(databases)]
         paths += [bd.Method(METHODS[p]).filepath_processed() for p in PARTS]
+        digest.update(b"right-hand sides: fossil, biogenic, luc, biogenic CO2")
         for path in paths:
             digest.update(str(Path(path).name).encode())
             digest.update(Path(path).read_bytes())
@@ -208,29 +231,28 @@ def calculate(fg: Foreground, iterations: int = 0, seed: int | None = None, sol:
     for e in fg.exchanges:
         by_product[e.product_id].append(e)
 
-    # Primary data share (DESIGN §3): p = P⁻ᵀ d over park products, d = primary direct part.
     pids = [o.product_id for o in park.outputs]
     cols = np.array([sol.index((fg.database, p)) for p in pids])
-    direct_primary = np.zeros(len(pids))
     contributions: dict[str, list[tuple[Exchange, np.ndarray]]] = {}
     impacts: dict[tuple[str, tuple[str, str]], np.ndarray] = {}  # per target: one look-up, not one per row
+    direct: dict[str, list[supply.Direct]] = {}
     for n, pid in enumerate(pids):
         diag = sol.A[cols[n], cols[n]]
-        items = []
+        items, leaves = [], []
         for e in by_product[pid]:
             if e.supplier == pid:
                 continue  # self-use is inside the diagonal
             impact = impacts.get((e.kind, e.target))
             if impact is None:
                 impact = impacts[(e.kind, e.target)] = sol.unit_impact(e)
-            parts = e.amount * impact / diag
-            items.append((e, parts))
-            if e.supplier is None and e.data_type == "primary":
-                direct_primary[n] += parts[0] + parts[2]
+            raw = e.amount * impact
+            items.append((e, raw / diag))
+            if e.supplier is None:
+                leaves.append(supply.Direct(e, fg.targets.get(e.target), raw, e.amount * sol.unit_biogenic_co2(e)))
         contributions[pid] = items
-    P = sol.A[cols][:, cols]
-    # direct_primary was divided by the diagonal already; undo it for the linear system
-    primary = splu(P.T.tocsc()).solve(direct_primary * P.diagonal())
+        direct[pid] = leaves
+    chain = supply.Chain(fg, sol.A[cols][:, cols], pids, direct)
+    shares = chain.shares(sol)
 
     background = _background_closure(fg, pids)
     datasets = background_datasets(fg, pids)
@@ -238,10 +260,10 @@ def calculate(fg: Foreground, iterations: int = 0, seed: int | None = None, sol:
     results = []
     for n, pid in enumerate(pids):
         o = products[pid]
+        if o.kind == "waste":
+            continue  # carries no burden and gets no certificate
         f = facilities[o.facility_id]
         h = sol.h[cols[n]]
-        fossil_luc = h[0] + h[2]
-        share = float(np.clip(primary[n] / fossil_luc, 0.0, 1.0)) if fossil_luc > 0 else 0.0
         items = contributions[pid]
         by_row, by_fac, by_ent, by_cat = [], [], [], []
         for e, parts in items:
@@ -267,10 +289,11 @@ def calculate(fg: Foreground, iterations: int = 0, seed: int | None = None, sol:
             product_id=pid, name=o.name, name_zh=o.name_zh, facility_id=f.facility_id, facility=f.name,
             enterprise=f.enterprise, enterprise_id=f.enterprise_id, unit=o.unit, amount=o.amount, mass_kg=o.mass_kg,
             hs_code=o.hs_code, total=_num(h.sum()), fossil=_num(h[0]), biogenic=_num(h[1]), luc=_num(h[2]),
-            primary_data_share=share, dqr=_dqr(fg, items), allocation=fg.allocations[pid],
+            dqr=_dqr(fg, items), allocation=fg.allocations[pid],
             contributions_by_input=rows, contributions_by_facility=_grouped(by_fac),
             contributions_by_enterprise=_grouped(by_ent), contributions_by_category=_grouped(by_cat),
             background=sorted(background[pid]), uncertainty=spread.get(pid), background_datasets=datasets[pid],
+            **shares.format2(n, o, _num(h.sum()), _num(sol.bco2[cols[n]])),
         ))
     return Results(park=park.park.id, park_name=park.park.name, park_name_zh=park.park.name_zh, period=park.park.period,
                    engine=f"footprint {__version__}", databases=database_versions(sol.databases), products=results)

@@ -17,12 +17,13 @@ import numpy as np
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components
 
+from footprint.engine import electricity
 from footprint.engine.background import CATEGORY_OF_FACTOR, biosphere_codes, co2e_exchanges
 from footprint.park import units
 from footprint.park.errors import ParkDataError, Problem
 from footprint.park.flows import ALIASES, BIOSPHERE_PREFIX
 from footprint.park.loading import transport_tkm
-from footprint.park.models import Allocation, Facility, Input, Output, ParkData
+from footprint.park.models import INPUT_CATEGORIES, Allocation, Exclusion, Facility, Input, Output, ParkData
 
 Key = tuple[str, str]
 
@@ -38,6 +39,14 @@ class Target:
     dqr: int | None = None
     source: str | None = None
     gsd: float | None = None
+    boundary: str = "cradle-to-gate"
+    gwp_sets: tuple[str, ...] = ("AR6",)  # GWP sets its value rests on (AR6: flows characterised by the method)
+    data_type: str = "secondary"  # primary: a supplier-specific PCF
+    pds: float | None = None
+    ter: int | None = None
+    ger: int | None = None
+    tir: int | None = None
+    gases: bool = False  # has elementary-flow exchanges (e.g. the combustion gases of a fuel row)
 
 
 @dataclass
@@ -57,6 +66,7 @@ class Exchange:
     conversion: str = ""
     flow: str | None = None  # the emission row's flow, for direct emissions
     gsd: float | None = None  # the row's stated geometric standard deviation (not for its transport leg)
+    leg: bool = False  # the transport leg of an input row (data_type is then its transport_data_type)
 
 
 @dataclass
@@ -67,6 +77,12 @@ class Foreground:
     exchanges: list[Exchange]
     targets: dict[Key, Target]
     datasets: list[dict] = field(default_factory=list)
+    # exclusions.csv rows per product, with kg CO2e per declared unit after allocation
+    exempted: dict[str, list[tuple[Exclusion, float]]] = field(default_factory=dict)
+    # format 2: the other electricity method's grid exchanges, and the park method's ones they replace,
+    # as (product, target, per-unit amount, sign)
+    alternative: list[tuple[str, Key, float, int]] = field(default_factory=list)
+    electricity_method: str | None = None  # None for format-1 parks (grid rows at their own factors)
 
 
 def database_name(park_id: str) -> str:
@@ -81,6 +97,13 @@ def _category_from_unit(unit: str) -> str:
 
 
 def _shares(facility: Facility, outs: list[Output], problems: list[Problem]) -> dict[str, Allocation]:
+    """Allocation shares of a facility's products; a waste output gets none (DESIGN §2 v2)."""
+    waste = {o.product_id: Allocation(basis="waste (cut-off)", share=0.0) for o in outs if o.kind == "waste"}
+    outs = [o for o in outs if o.kind == "product"]
+    return waste | _product_shares(facility, outs, problems)
+
+
+def _product_shares(facility: Facility, outs: list[Output], problems: list[Problem]) -> dict[str, Allocation]:
     if len(outs) == 1:
         return {outs[0].product_id: Allocation(basis="single output", share=1.0)}
     alloc = facility.allocation or ""
@@ -102,7 +125,7 @@ def _shares(facility: Facility, outs: list[Output], problems: list[Problem]) -> 
 class _Resolver:
     """Resolves refs to targets, collecting located problems."""
 
-    def __init__(self, park: ParkData, db: str):
+    def __init__(self, park: ParkData, db: str, extra_refs: tuple[str, ...] = ()):
         self.park, self.db = park, db
         self.problems: list[Problem] = []
         self.targets: dict[Key, Target] = {}
@@ -111,22 +134,23 @@ class _Resolver:
         for f in park.factors:
             cat = CATEGORY_OF_FACTOR[f.category] if f.category else _category_from_unit(f.unit)
             self.targets[(db, f"factor:{f.code}")] = Target((db, f"factor:{f.code}"), f.name, f.unit, cat, f.dqr,
-                                                            f.source, f.gsd)
-        self._load_background()
+                                                            f.source, f.gsd, f.boundary, (f.gwp,), f.data_type, f.pds,
+                                                            f.ter, f.ger, f.tir)
+        self._load_background(extra_refs)
 
     def _bg_key(self, ref: str) -> Key:
         parts = ref.split(":")
         return (self.park.park.background, parts[1]) if len(parts) == 2 else (parts[1], parts[2])
 
-    def _load_background(self) -> None:
+    def _load_background(self, extra_refs: tuple[str, ...]) -> None:
         from bw2data.backends import ActivityDataset as AD
 
         wanted: dict[str, set[str]] = defaultdict(set)
-        for i in self.park.inputs:
-            for ref in (i.ref, i.transport_ref):
-                if ref and ref.startswith("bg:"):
-                    db, code = self._bg_key(ref)
-                    wanted[db].add(code)
+        refs = [r for i in self.park.inputs for r in (i.ref, i.transport_ref)] + list(extra_refs)
+        for ref in refs:
+            if ref and ref.startswith("bg:"):
+                db, code = self._bg_key(ref)
+                wanted[db].add(code)
         for db, codes in wanted.items():
             if db not in bd.databases:
                 continue
@@ -136,30 +160,45 @@ class _Resolver:
                 category = CATEGORY_OF_FACTOR.get(r.data.get("category", ""))
                 if unit and not category:
                     category = _category_from_unit(unit)
-                self.targets[(db, r.code)] = Target((db, r.code), r.name, unit or r.data.get("unit", "?"),
-                                                    category or "materials", r.data.get("dqr"), r.data.get("source"))
+                self.targets[(db, r.code)] = _background_target((db, r.code), r.name, unit or r.data.get("unit", "?"),
+                                                                category or "materials", r.data)
 
     def resolve(self, i: Input, column: str) -> Target | None:
-        ref = i.ref if column == "ref" else i.transport_ref
+        return self.lookup(i.ref if column == "ref" else i.transport_ref, (i.origin.file, i.origin.row, column))
+
+    def lookup(self, ref: str, where: tuple[str, int | None, str]) -> Target | None:
+        """The target of a ref; a located problem at ``where`` (file, row, column) if there is none."""
         if ref.startswith("bg:"):
             key = self._bg_key(ref)
             if key[0] not in bd.databases:
                 known = ", ".join(sorted(d for d in bd.databases if not d.startswith("park:")))
-                self.problem(i, column, ref, f"unknown background database {key[0]!r}; the project has: {known}")
+                self.problems.append(Problem(*where, ref, f"unknown background database {key[0]!r}; the project "
+                                                          f"has: {known}"))
                 return None
         else:
             key = (self.db, ref)
         target = self.targets.get(key)
         if target is None:
-            self.problem(i, column, ref, f"no activity with code {key[1]!r} in database {key[0]!r}")
+            self.problems.append(Problem(*where, ref, f"no activity with code {key[1]!r} in database {key[0]!r}"))
             return None
         if not units.is_known(target.unit):
-            self.problem(i, column, ref, f"the activity's unit {target.unit!r} is not one footprint can convert")
+            self.problems.append(Problem(*where, ref, f"the activity's unit {target.unit!r} is not one footprint "
+                                                      "can convert"))
             return None
         return target
 
     def problem(self, i: Input, column: str, value: str, expected: str) -> None:
         self.problems.append(Problem(i.origin.file, i.origin.row, column, value, expected))
+
+
+def _background_target(key: Key, name: str, unit: str, category: str, data: dict) -> Target:
+    """A background activity as a target. Without a ``gwp`` (an imported database) its value comes from
+    elementary flows characterised by the project's IPCC 2021 method: AR6."""
+    gwp = data.get("gwp")
+    sets = ("AR6",) if gwp is None else tuple(dict.fromkeys((gwp, *(("AR6",) if data.get("gases") else ()))))
+    return Target(key, name, unit, category, data.get("dqr"), data.get("source"), None,
+                  data.get("boundary", "cradle-to-gate"), sets, data.get("data_type", "secondary"), data.get("pds"),
+                  data.get("ter"), data.get("ger"), data.get("tir"), bool(data.get("gases", gwp is None)))
 
 
 def _emission_flow(flow: str, bio: dict, known_codes: set[str]) -> str | None:
@@ -172,7 +211,8 @@ def _emission_flow(flow: str, bio: dict, known_codes: set[str]) -> str | None:
 def build_foreground(park: ParkData) -> Foreground:
     """Per-unit exchanges of every park product; raises ParkDataError on unresolvable links."""
     db = database_name(park.park.id)
-    res = _Resolver(park, db)
+    v2 = park.park.version >= 2
+    res = _Resolver(park, db, electricity.candidate_refs(park) if v2 else ())
     products = {o.product_id: o for o in park.outputs}
     outputs_of: dict[str, list[Output]] = defaultdict(list)
     for o in park.outputs:
@@ -180,8 +220,9 @@ def build_foreground(park: ParkData) -> Foreground:
     allocations: dict[str, Allocation] = {}
     for f in park.facilities:
         allocations.update(_shares(f, outputs_of[f.facility_id], res.problems))
+    producing = {fid: [o for o in outs if o.kind == "product"] for fid, outs in outputs_of.items()}
 
-    exchanges: list[Exchange] = []
+    resolved: list[tuple[Input, Target, Target | None]] = []
     for i in park.inputs:
         target = res.resolve(i, "ref")
         if target is None:
@@ -190,25 +231,60 @@ def build_foreground(park: ParkData) -> Foreground:
             res.problem(i, "unit", i.unit, f"{i.ref} is measured in {target.unit} ({units.dimension(target.unit)}); "
                                             "expected a unit of that dimension")
             continue
-        conv = units.factor(i.unit, target.unit)
-        supplier = i.ref if i.ref in products else None
         transport = res.resolve(i, "transport_ref") if i.transport_ref else None
         if i.transport_ref and (transport is None or units.dimension(transport.unit) != "freight"):
             if transport is not None:
                 res.problem(i, "transport_ref", i.transport_ref, f"activity is per {transport.unit}; expected tkm")
             continue
+        resolved.append((i, target, transport))
+
+    plan = None
+    if v2:
+        grid = [i for i, t, _ in resolved  # not a park product, not a supplier's own PCF (a PPA, a direct line)
+                if i.ref not in products and t.data_type != "primary" and _category(i, t) == "electricity"]
+        plan = electricity.plan(park, grid)
+        res.problems += plan.problems
+    splits: dict[str, Target] = {}
+    for ref in sorted(plan.refs()) if plan and not plan.problems else ():
+        target = res.lookup(ref, plan.origins[ref])
+        if target is not None and units.dimension(target.unit) != "energy":
+            res.problems.append(Problem(*plan.origins[ref], ref, f"activity is per {target.unit}; expected an "
+                                                                 "electricity activity per kWh or MWh"))
+        elif target is not None:
+            splits[ref] = target
+
+    exchanges: list[Exchange] = []
+    alternative: list[tuple[str, Key, float, int]] = []
+    for i, target, transport in resolved:
+        conv = units.factor(i.unit, target.unit)
+        supplier = i.ref if i.ref in products else None
+        category = _category(i, target)
+        split = plan.splits.get(i.origin.label) if plan and len(splits) == len(plan.refs()) else None
         tkm = transport_tkm(i, products) if transport else 0.0
-        for o in outputs_of[i.facility_id]:
+        for o in producing.get(i.facility_id, []):
             per_unit = allocations[o.product_id].share / o.amount
-            note = f"{i.amount:g} {i.unit} × {conv:g} {target.unit}/{i.unit} × share / {o.amount:g} {o.unit}"
-            exchanges.append(Exchange(o.product_id, "technosphere", target.key, i.amount * conv * per_unit,
-                                      target.unit, target.category, i.data_type, [i.origin.label], target.name,
-                                      supplier, note, gsd=i.gsd))
+            if split:
+                for method, sign in ((plan.method, -1), (electricity.other(plan.method), 1)):
+                    for ref, fraction in split[method]:
+                        t = splits[ref]
+                        amount = i.amount * units.factor(i.unit, t.unit) * fraction * per_unit
+                        alternative.append((o.product_id, t.key, amount, sign))
+                        if sign < 0:
+                            exchanges.append(Exchange(
+                                o.product_id, "technosphere", t.key, amount, t.unit, category, i.data_type,
+                                [i.origin.label], t.name, None,
+                                f"{i.amount:g} {i.unit} × {fraction:.6g} ({method}) × share / {o.amount:g} {o.unit}",
+                                gsd=i.gsd))
+            else:
+                note = f"{i.amount:g} {i.unit} × {conv:g} {target.unit}/{i.unit} × share / {o.amount:g} {o.unit}"
+                exchanges.append(Exchange(o.product_id, "technosphere", target.key, i.amount * conv * per_unit,
+                                          target.unit, category, i.data_type, [i.origin.label], target.name,
+                                          supplier, note, gsd=i.gsd))
             if transport:
                 exchanges.append(Exchange(
                     o.product_id, "technosphere", transport.key, tkm * per_unit, "tkm",
-                    "transport", i.data_type, [i.origin.label], f"{transport.name} ({target.name})", None,
-                    f"{tkm:g} tkm ({i.distance_km:g} km) × share / {o.amount:g} {o.unit}"))
+                    "transport", i.transport_data_type, [i.origin.label], f"{transport.name} ({target.name})", None,
+                    f"{tkm:g} tkm ({i.distance_km:g} km) × share / {o.amount:g} {o.unit}", leg=True))
 
     bio = {alias: biosphere_codes().get(spec) for alias, spec in ALIASES.items()}
     custom = {e.flow.removeprefix(BIOSPHERE_PREFIX) for e in park.emissions if e.flow.startswith(BIOSPHERE_PREFIX)}
@@ -219,17 +295,27 @@ def build_foreground(park: ParkData) -> Foreground:
             res.problems.append(Problem(e.origin.file, e.origin.row, "flow", e.flow, "no such flow in biosphere3"))
             continue
         kg = e.amount * units.factor(e.unit, "kg")
-        for o in outputs_of[e.facility_id]:
+        for o in producing.get(e.facility_id, []):
             per_unit = allocations[o.product_id].share / o.amount
             exchanges.append(Exchange(o.product_id, "biosphere", ("biosphere3", code), kg * per_unit, "kg",
                                       "direct emissions", "primary", [e.origin.label], f"{e.flow} ({e.kind})", None,
                                       f"{kg:g} kg × share / {o.amount:g} {o.unit}", e.flow, e.gsd))
+    exempted: dict[str, list[tuple[Exclusion, float]]] = defaultdict(list)
+    for x in park.exclusions:
+        for o in producing.get(x.facility_id, []):
+            exempted[o.product_id].append((x, x.estimate * allocations[o.product_id].share / o.amount))
     if res.problems:
         raise ParkDataError(res.problems)
-    fg = Foreground(db, park, allocations, exchanges, res.targets)
+    fg = Foreground(db, park, allocations, exchanges, res.targets, exempted=dict(exempted), alternative=alternative,
+                    electricity_method=plan.method if plan else None)
     _check_solvable(fg)
     fg.datasets = _datasets(fg)
     return fg
+
+
+def _category(i: Input, target: Target) -> str:
+    """The contribution category of an input row: its own (format 2) or its item's."""
+    return INPUT_CATEGORIES[i.category] if i.category else target.category
 
 
 def _existing_codes(database: str, codes: set[str]) -> list[str]:

@@ -52,7 +52,7 @@ PERIOD_RANGE = (date(1990, 1, 1), date(2099, 12, 31))
 TEXT_ALLOWED = "\n\t"  # line breaks and tabs may stand in a cell; no other control or invisible character
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 HS_CODE = re.compile(r"^\d{4}(\.?\d{2}){1,3}$")
-FACTOR_CATEGORIES = ("electricity", "heat", "fuel", "material", "transport")
+FACTOR_CATEGORIES = ("electricity", "heat", "fuel", "material", "transport", "packaging", "water", "waste")
 
 # table → {column: required}
 COLUMNS: dict[str, dict[str, bool]] = {
@@ -558,6 +558,12 @@ def _factor_quality(t: _Table, n: int, r: dict[str, str], chk: _Checker) -> dict
     return out if ok else None
 
 
+def factor_quality(file: str, n: int, row: dict[str, str]) -> tuple[dict | None, list[Problem]]:
+    """The format-2 columns of one factor row of another file (open-factors.csv), with its problems."""
+    chk = _Checker()
+    return _factor_quality(_Table("factors", file, list(row), [(n, row)]), n, row, chk), chk.problems
+
+
 def _exclusions(t: _Table, chk: _Checker) -> list[Exclusion]:
     out = []
     for n, r in t.rows:
@@ -657,6 +663,9 @@ def _broken_ids(tables: dict[str, _Table], data: dict[str, list]) -> dict[str, s
         "outputs_of": {r.get("facility_id", "") for _, r in tables["outputs"].rows if r.get("kind") != "waste"}
         if "outputs" in tables else set(),
         "factors": raw("factors", "code") - {f.code for f in data["factors"]},
+        "facilities_of_outputs": {r.get("facility_id", "") for _, r in tables["outputs"].rows
+                                  if r.get("product_id", "") not in {o.product_id for o in data["outputs"]}}
+        if "outputs" in tables else set(),
     }
 
 
@@ -752,14 +761,17 @@ def _check_balance(data: dict[str, list], chk: _Checker) -> None:
                     f"were produced; uses: {listing}")
 
 
-def _check_generation(data: dict[str, list], chk: _Checker) -> None:
+def _check_generation(data: dict[str, list], chk: _Checker, broken: dict[str, set[str]]) -> None:
     """A generator's sold attributes plus its electricity used in the park cannot exceed what it
-    generated (DESIGN §3 v2), or the same green kWh would be claimed twice."""
+    generated (DESIGN §3 v2), or the same green kWh would be claimed twice. A generator with an
+    output row that failed its own checks is not judged (that row's problem is already listed)."""
     sold: dict[str, list[AttributeCertificate]] = defaultdict(list)
     for c in data["electricity"]:
         if c.status == "sold":
             sold[c.facility_id].append(c)
     for fid, certs in sold.items():
+        if fid in broken["facilities_of_outputs"]:
+            continue
         power = [o for o in data["outputs"] if o.facility_id == fid and o.unit in ("kWh", "MWh")]
         generated = sum(o.amount * units.factor(o.unit, "MWh") for o in power)
         ids = {o.product_id for o in power}
@@ -808,9 +820,10 @@ def load_park(folder: str | Path) -> ParkData:
     _duplicates(data["facilities"], lambda f: f.facility_id, "facility_id", chk)
     _duplicates(data["outputs"], lambda o: o.product_id, "product_id", chk)
     _duplicates(data["factors"], lambda f: f.code, "code", chk)
-    _check_links(data, chk, _broken_ids(tables, data), version)
+    broken = _broken_ids(tables, data)
+    _check_links(data, chk, broken, version)
     _check_balance(data, chk)
-    _check_generation(data, chk)
+    _check_generation(data, chk, broken)
     if chk.problems or park is None:
         raise ParkDataError(chk.problems, chk.count)
     return ParkData(folder=str(folder.resolve()), park=park, **data)

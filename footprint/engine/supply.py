@@ -1,0 +1,227 @@
+"""What a park product carries through the park's supply chain besides its footprint (DESIGN §3
+"Rules of version 2"): primary data share, data quality, exempted emissions, factors outside the
+cradle-to-gate boundary, GWP sets, allocations and the other electricity method.
+
+Each is a quantity of a product's own leaves (direct emissions, purchased items, transport legs,
+exclusions) carried to the products that use it exactly as the footprint is: with P the park
+products' block of the technosphere matrix, x solves Pᵀx = d, where d holds each product's own
+amounts per declared unit. One factorisation of P serves every quantity (one right-hand side each),
+so loops are solved, not truncated.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.sparse.linalg import splu
+
+from footprint.engine.inventory import Exchange, Foreground, Key, Target
+from footprint.park.models import (
+    AllocationDisclosure,
+    BoundaryException,
+    Dqi,
+    Electricity,
+    ExemptedItem,
+    Output,
+)
+
+ENERGY = ("electricity", "heat and steam", "fuels")
+UNRATED = 3  # PACT 3: a factor without ratings rates 3 on each indicator (and is listed as unrated)
+DISCLOSE = 0.01  # an allocation that moves more than 1 % of a product's total is disclosed
+GWP_ORDER = ("AR6", "AR5", "AR4", "unknown")
+C_TO_CO2 = 44.0 / 12.0
+
+
+@dataclass
+class Direct:
+    """One leaf of a product: kg CO2e by part and kg biogenic CO2 per declared unit (before the
+    product's self-use is divided out)."""
+
+    exchange: Exchange
+    target: Target | None
+    raw: np.ndarray
+    bco2: float
+
+    @property
+    def pcf(self) -> float:
+        """Its part of PACT's pcfExcludingBiogenicUptake: all three parts and biogenic CO2."""
+        return float(self.raw.sum()) + self.bco2
+
+
+def primary_fraction(d: Direct) -> float:
+    """Primary share of one leaf (DESIGN §3 v2): (a) a direct emission; (b) the facility's own
+    measured energy use; (d) a measured purchase whose factor is a supplier-specific PCF, in the
+    proportion of that PCF's own share; a transport leg likewise with its carrier's own factor.
+    Everything else, whatever its activity data, is secondary. (c), park products, is the carrying."""
+    e, t = d.exchange, d.target
+    if e.kind == "biosphere":
+        return 1.0
+    if e.data_type != "primary":
+        return 0.0
+    if not e.leg and e.category in ENERGY:
+        return 1.0
+    if t is not None and t.data_type == "primary":
+        return 1.0 if t.pds is None else t.pds
+    return 0.0
+
+
+def quality(d: Direct) -> tuple[tuple[int, int, int], bool]:
+    """(TeR, GeR, TiR) of one leaf and whether it is unrated: primary activity data with a specific
+    factor (or a measured direct emission) rates 1; a factor's own ratings; else 3, unrated."""
+    e, t = d.exchange, d.target
+    if e.kind == "biosphere" or (e.data_type == "primary" and t is not None and t.data_type == "primary"):
+        return (1, 1, 1), False
+    if t is not None and None not in (t.ter, t.ger, t.tir):
+        return (t.ter, t.ger, t.tir), False
+    return (UNRATED, UNRATED, UNRATED), True
+
+
+def ref_of(key: Key, fg: Foreground) -> str:
+    """A target as park data names it: factor:<code> for a park factor, else <database>:<code>."""
+    return key[1] if key[0] == fg.database else ":".join(key)
+
+
+class Chain:
+    """The park products' supply chain: carries per-product quantities to their users."""
+
+    def __init__(self, fg: Foreground, P, pids: list[str], direct: dict[str, list[Direct]]):
+        self.fg, self.pids, self.direct = fg, pids, direct
+        self.index = {p: n for n, p in enumerate(pids)}
+        self._lu = splu(P.T.tocsc())
+        suppliers: dict[str, set[str]] = defaultdict(set)
+        for e in fg.exchanges:
+            if e.supplier and e.supplier != e.product_id:
+                suppliers[e.product_id].add(e.supplier)
+        self.upstream = {p: _closure(p, suppliers) for p in pids}
+
+    def carry(self, d: np.ndarray) -> np.ndarray:
+        """x with Pᵀx = d: each column of d carried through park supply and loops."""
+        return self._lu.solve(d) if d.shape[1] else d
+
+    def shares(self, sol) -> Shares:  # noqa: ANN001 - calculation.Solution (which imports this module)
+        return Shares(self, sol)
+
+
+class Shares:
+    """Every carried quantity of every product, from one solve with many right-hand sides."""
+
+    def __init__(self, chain: Chain, sol):  # noqa: ANN001 - calculation.Solution
+        fg, n = chain.fg, len(chain.pids)
+        self.chain, self.fg = chain, fg
+        self.excl = list(fg.park.exclusions)
+        self.boundary = sorted({d.exchange.target for ds in chain.direct.values() for d in ds
+                                if d.target is not None and d.target.boundary != "cradle-to-gate"})
+        outs: dict[str, list[str]] = defaultdict(list)
+        for o in fg.park.outputs:
+            if o.kind == "product":
+                outs[o.facility_id].append(o.product_id)
+        self.allocating = [fid for fid, ps in outs.items() if len(ps) > 1]
+        self.outs = outs
+        base = 7
+        D = np.zeros((n, base + len(self.excl) + len(self.boundary) + len(self.allocating)))
+        bcol = {k: base + len(self.excl) + m for m, k in enumerate(self.boundary)}
+        acol = {fid: base + len(self.excl) + len(self.boundary) + m for m, fid in enumerate(self.allocating)}
+        owner = {o.product_id: o.facility_id for o in fg.park.outputs}
+        self.unrated: dict[str, set[str]] = defaultdict(set)
+        for pid, leaves in chain.direct.items():
+            j = chain.index[pid]
+            for d in leaves:
+                weight = abs(d.pcf)
+                scores, unrated = quality(d)
+                D[j, 0] += primary_fraction(d) * d.pcf
+                D[j, 1] += weight
+                D[j, 2:5] += weight * np.array(scores)
+                if unrated and weight:
+                    D[j, 5] += weight
+                    self.unrated[pid].add(d.exchange.label)
+                if d.exchange.target in bcol:
+                    D[j, bcol[d.exchange.target]] += float(d.raw.sum())
+                if owner[pid] in acol:
+                    D[j, acol[owner[pid]]] += float(d.raw.sum())
+        for pid, target, amount, sign in fg.alternative:
+            D[chain.index[pid], 6] += sign * amount * float(sol.h[sol.index(target)].sum())
+        for m, x in enumerate(self.excl):
+            for pid, items in fg.exempted.items():
+                D[chain.index[pid], base + m] += sum(v for item, v in items if item is x)
+        self.x = chain.carry(D)
+        self.bcol, self.acol, self.base = bcol, acol, base
+
+    def format2(self, n: int, o: Output, total: float, bco2: float) -> dict:
+        """The format-2 fields of ProductResult for product n."""
+        fg, x, pid = self.fg, self.x[n], self.chain.pids[n]
+        pcf = total + bco2
+        items = [ExemptedItem(facility_id=e.facility_id, item=e.item, estimate=e.estimate,
+                              per_unit=float(x[self.base + m]), basis=e.basis, source=e.source, row=e.origin.label)
+                 for m, e in enumerate(self.excl) if x[self.base + m] > 0]
+        exempted = float(sum(i.per_unit for i in items))
+        percent = None
+        if fg.park.park.version >= 2 and pcf + exempted > 0:
+            percent = 100.0 * exempted / (pcf + exempted)
+        uptake = None if o.biogenic_carbon_kg is None else o.biogenic_carbon_kg * C_TO_CO2
+        electricity = None
+        if fg.electricity_method:
+            other = total + float(x[6])
+            location, market = (total, other) if fg.electricity_method == "location-based" else (other, total)
+            electricity = Electricity(method=fg.electricity_method, location_based=location, market_based=market)
+        dqi = None
+        if x[1] > 0:
+            dqi = Dqi(ter=float(x[2] / x[1]), ger=float(x[3] / x[1]), tir=float(x[4] / x[1]),
+                      unrated_share=max(0.0, float(x[5] / x[1])) + 0.0,  # no solver noise below 0
+                      unrated=sorted(set().union(*(self.unrated[p] for p in self.chain.upstream[pid]))))
+        return {
+            "primary_data_share": 0.0 if pcf <= 0 else float(np.clip(x[0] / pcf, 0.0, 1.0)),
+            "exempted": exempted, "exempted_percent": percent, "exempted_items": items, "biogenic_co2": bco2,
+            "biogenic_uptake": uptake, "pcf_excluding_biogenic_uptake": pcf,
+            "pcf_including_biogenic_uptake": None if uptake is None else pcf - uptake,
+            "fossil_carbon_content": o.fossil_carbon_kg, "biogenic_carbon_content": o.biogenic_carbon_kg,
+            "electricity": electricity, "dqi": dqi, "gwp_sets": self._gwp_sets(pid),
+            "allocations": self._allocations(n, total), "boundary_exceptions": self._boundary(n, pid, total),
+        }
+
+    def _gwp_sets(self, pid: str) -> list[str]:
+        sets: set[str] = set()
+        for p in self.chain.upstream[pid]:
+            for d in self.chain.direct[p]:
+                if d.exchange.amount == 0:
+                    continue
+                sets.update(("AR6",) if d.exchange.kind == "biosphere" or d.target is None else d.target.gwp_sets)
+        return [g for g in GWP_ORDER if g in sets]
+
+    def _allocations(self, n: int, total: float) -> list[AllocationDisclosure]:
+        out = []
+        facilities = {f.facility_id: f for f in self.fg.park.facilities}
+        for fid in self.allocating:
+            moved = float(self.x[n, self.acol[fid]])
+            if total > 0 and abs(moved) > DISCLOSE * total:
+                f = facilities[fid]
+                out.append(AllocationDisclosure(
+                    facility_id=fid, facility=f.name, basis=f.allocation or "", reason=f.allocation_reason,
+                    shares={p: self.fg.allocations[p].share for p in self.outs[fid]}, moved=moved,
+                    moved_share=moved / total))
+        return sorted(out, key=lambda a: -abs(a.moved))
+
+    def _boundary(self, n: int, pid: str, total: float) -> list[BoundaryException]:
+        out = []
+        for key in self.boundary:
+            value = float(self.x[n, self.bcol[key]])
+            if value == 0:
+                continue
+            t = self.fg.targets[key]
+            rows = sorted({r for p in self.chain.upstream[pid] for d in self.chain.direct[p]
+                           if d.exchange.target == key for r in d.exchange.rows})
+            out.append(BoundaryException(ref=ref_of(key, self.fg), name=t.name, boundary=t.boundary,
+                                         contribution=value, share=value / total if total else 1.0, rows=rows))
+        return sorted(out, key=lambda b: -abs(b.contribution))
+
+
+def _closure(pid: str, suppliers: dict[str, set[str]]) -> set[str]:
+    """pid and every park product in its supply chain (loops included)."""
+    seen, stack = {pid}, [pid]
+    while stack:
+        for s in suppliers[stack.pop()]:
+            if s not in seen:
+                seen.add(s)
+                stack.append(s)
+    return seen
