@@ -337,6 +337,12 @@ def test_allocation_disclosed_with_reason_downstream(tmp_path):
     assert a.shares == {"profile": approx(0.75), "rail": approx(0.25)}
     assert a.moved == approx(50 * profile / 10) and a.moved_share == approx(50 * profile / 10 / pack_total)
     assert r.product("profile").allocations[0].moved_share == approx(1.0)
+    # the review's other basis: by mass the two 100 kg outputs share 50/50
+    (alt,) = r.product("pack").allocation_alternatives
+    assert (alt.facility_id, alt.basis, alt.shares) == ("ext", "mass", {"profile": approx(0.5), "rail": approx(0.5)})
+    assert alt.total == approx((50 * 200 * 10.0 * 0.5 / 100 + 10 * 50) / 10)
+    (alt,) = r.product("rail").allocation_alternatives
+    assert alt.total == approx(200 * 10.0 * 0.5 / 100)
 
 
 def test_fuel_with_combustion_and_reported_combustion_is_refused(tmp_path):

@@ -253,6 +253,7 @@ def calculate(fg: Foreground, iterations: int = 0, seed: int | None = None, sol:
         direct[pid] = leaves
     chain = supply.Chain(fg, sol.A[cols][:, cols], pids, direct)
     shares = chain.shares(sol)
+    alternatives = shares.alternatives()
 
     background = _background_closure(fg, pids)
     datasets = background_datasets(fg, pids)
@@ -294,6 +295,7 @@ def calculate(fg: Foreground, iterations: int = 0, seed: int | None = None, sol:
             contributions_by_enterprise=_grouped(by_ent), contributions_by_category=_grouped(by_cat),
             background=sorted(background[pid]), uncertainty=spread.get(pid), background_datasets=datasets[pid],
             **shares.format2(n, o, _num(h.sum()), _num(sol.bco2[cols[n]])),
+            allocation_alternatives=alternatives.get(pid, []),
         ))
     return Results(park=park.park.id, park_name=park.park.name, park_name_zh=park.park.name_zh, period=park.park.period,
                    engine=f"footprint {__version__}", databases=database_versions(sol.databases), products=results)

@@ -19,6 +19,7 @@ from scipy.sparse.linalg import splu
 
 from footprint.engine.inventory import Exchange, Foreground, Key, Target
 from footprint.park.models import (
+    AllocationAlternative,
     AllocationDisclosure,
     BoundaryException,
     Dqi,
@@ -89,6 +90,7 @@ class Chain:
     def __init__(self, fg: Foreground, P, pids: list[str], direct: dict[str, list[Direct]]):
         self.fg, self.pids, self.direct = fg, pids, direct
         self.index = {p: n for n, p in enumerate(pids)}
+        self.P = P
         self._lu = splu(P.T.tocsc())
         suppliers: dict[str, set[str]] = defaultdict(set)
         for e in fg.exchanges:
@@ -180,6 +182,37 @@ class Shares:
             "allocations": self._allocations(n, total), "boundary_exceptions": self._boundary(n, pid, total),
         }
 
+    def alternatives(self) -> dict[str, list[AllocationAlternative]]:
+        """Every product's total under each other basis available at each allocating facility.
+
+        Under another basis the facility's product j carries k = s'_j / s_j times its inputs, emissions
+        and self-use: column j of P (off-diagonal uses, and 1 − diagonal) and its own leaves scale by k.
+        The park block is small, so each basis is one dense solve; loops are solved, not approximated."""
+        fg, chain = self.fg, self.chain
+        d = np.array([sum(float(x.raw.sum()) for x in chain.direct[p]) for p in chain.pids])
+        dense = chain.P.toarray()
+        outputs = {o.product_id: o for o in fg.park.outputs}
+        out: dict[str, list[AllocationAlternative]] = defaultdict(list)
+        for fid in self.allocating:
+            members = [outputs[p] for p in self.outs[fid]]
+            current = {p: fg.allocations[p].share for p in self.outs[fid]}
+            for basis, shares in _bases(members).items():
+                if basis == fg.allocations[members[0].product_id].basis or any(v <= 0 for v in current.values()):
+                    continue
+                Pk, dk = dense.copy(), d.copy()
+                for pid, share in shares.items():
+                    j, k = chain.index[pid], share / current[pid]
+                    diag = Pk[j, j]
+                    Pk[:, j] *= k
+                    Pk[j, j] = 1.0 - k * (1.0 - diag)
+                    dk[j] *= k
+                totals = np.linalg.solve(Pk.T, dk)
+                for n, pid in enumerate(chain.pids):
+                    if fid in {outputs[p].facility_id for p in chain.upstream[pid]}:
+                        out[pid].append(AllocationAlternative(facility_id=fid, basis=basis, shares=shares,
+                                                              total=float(totals[n])))
+        return out
+
     def _gwp_sets(self, pid: str) -> list[str]:
         sets: set[str] = set()
         for p in self.chain.upstream[pid]:
@@ -214,6 +247,19 @@ class Shares:
             out.append(BoundaryException(ref=ref_of(key, self.fg), name=t.name, boundary=t.boundary,
                                          contribution=value, share=value / total if total else 1.0, rows=rows))
         return sorted(out, key=lambda b: -abs(b.contribution))
+
+
+def _bases(outputs: list[Output]) -> dict[str, dict[str, float]]:
+    """Shares under every basis the outputs give values for: mass, economic, each physical column."""
+    columns = {"mass": lambda o: o.mass_kg, "economic": lambda o: o.price}
+    for name in set.intersection(*(set(o.physical) for o in outputs)):
+        columns[f"physical:{name}"] = lambda o, name=name: o.physical[name]
+    out = {}
+    for basis, value in columns.items():
+        weights = [o.amount * value(o) if value(o) is not None else None for o in outputs]
+        if None not in weights and sum(weights) > 0:
+            out[basis] = {o.product_id: w / sum(weights) for o, w in zip(outputs, weights)}
+    return out
 
 
 def _closure(pid: str, suppliers: dict[str, set[str]]) -> set[str]:

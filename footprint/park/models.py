@@ -278,6 +278,16 @@ class AllocationDisclosure(BaseModel):
     moved_share: float  # moved / total
 
 
+class AllocationAlternative(BaseModel):
+    """This product's total if one allocating facility of its supply chain used another basis (for the
+    review: DESIGN §3 v2, "the review shows each product under every other basis available")."""
+
+    facility_id: str
+    basis: str  # mass, economic or physical:<column>
+    shares: dict[str, float]  # product_id → share under that basis
+    total: float  # kg CO2e per declared unit of this product
+
+
 class BoundaryException(BaseModel):
     """A factor whose boundary is not cradle-to-gate, as it reaches a product (DESIGN §3 v2)."""
 
@@ -341,6 +351,7 @@ class ProductResult(BaseModel):
     gwp_sets: list[str] = Field(default_factory=list)  # every GWP set that contributes: AR6, AR5, AR4, unknown
     allocations: list[AllocationDisclosure] = Field(default_factory=list)
     boundary_exceptions: list[BoundaryException] = Field(default_factory=list)
+    allocation_alternatives: list[AllocationAlternative] = Field(default_factory=list)
     background_datasets: list[BackgroundDataset] = Field(default_factory=list)
 
 
