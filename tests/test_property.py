@@ -19,6 +19,11 @@ GWP_FOSSIL = {"CO2": 1.0, "CH4": 29.8, "N2O": 273.0}
 PDS_X0 = 0.5  # factor x0 is a supplier-specific PCF with its own primary data share
 
 
+def _num(low: float, high: float):
+    """Floats as park data may hold them: 0, or between 1e-9 and 1e15 in magnitude (README "Bounds")."""
+    return st.floats(low, high).map(lambda x: x if abs(x) >= 1e-9 else 0.0)
+
+
 @st.composite
 def parks(draw):
     n_fac = draw(st.integers(1, 4))
@@ -29,8 +34,8 @@ def parks(draw):
         for o in range(n_out):
             # pieces with a mass each (a kg output would imply mass_kg 1)
             outputs.append({"product_id": f"p{f}-{o}", "facility_id": f"f{f}", "unit": "piece",
-                            "amount": draw(st.floats(10, 1e4)), "mass_kg": draw(st.floats(0.1, 5))})
-    factors = [{"code": f"x{k}", "unit": "kg", "fossil": draw(st.floats(0, 20)), "luc": draw(st.floats(-1, 1))}
+                            "amount": draw(_num(10, 1e4)), "mass_kg": draw(_num(0.1, 5))})
+    factors = [{"code": f"x{k}", "unit": "kg", "fossil": draw(_num(0, 20)), "luc": draw(_num(-1, 1))}
                for k in range(3)]
     factors[0].update(data_type="primary", pds=PDS_X0)
     inputs, emissions, exclusions = [], [], []
@@ -38,20 +43,20 @@ def parks(draw):
         for k in range(3):
             if draw(st.booleans()):
                 inputs.append({"facility_id": fac["facility_id"], "ref": f"factor:x{k}",
-                               "amount": draw(st.floats(0, 1e4)), "unit": "kg",
+                               "amount": draw(_num(0, 1e4)), "unit": "kg",
                                "data_type": draw(st.sampled_from(["primary", "secondary"]))})
         for gas in (*GWP_FOSSIL, "CO2-biogenic"):
             if draw(st.booleans()):
-                emissions.append({"facility_id": fac["facility_id"], "flow": gas, "amount": draw(st.floats(0, 100))})
+                emissions.append({"facility_id": fac["facility_id"], "flow": gas, "amount": draw(_num(0, 100))})
         if draw(st.booleans()):
             exclusions.append({"facility_id": fac["facility_id"], "item": "left out", "basis": "estimate",
-                               "source": "test", "estimate": draw(st.floats(0, 500))})
+                               "source": "test", "estimate": draw(_num(0, 500))})
     # intra-park uses (loops and self-use allowed), each product used at most 60 % of its output in all
     for o in outputs:
         users = draw(st.lists(st.sampled_from(facilities), max_size=3))
         for user in users:
             inputs.append({"facility_id": user["facility_id"], "ref": o["product_id"],
-                           "amount": o["amount"] * draw(st.floats(0, 0.2)), "unit": "piece"})
+                           "amount": o["amount"] * draw(_num(0, 0.2)), "unit": "piece"})
     return facilities, outputs, inputs, emissions, factors, exclusions
 
 
