@@ -216,11 +216,12 @@ def test_demo_park_on_uslci_reviews_recomputes_and_certifies(uslci, tmp_path, mo
     cli("review", str(park), "--product", "hex-bolt-hdg", "--out", str(review), "--iterations", "20")
     bundle = next(review.glob("*-bundle.zip"))
     assert "Reproduced" in cli("recompute", str(bundle))
-    cli("review", "decide", str(park), "--product", "hex-bolt-hdg", "--approve", "--reviewer", "Dana Lee (demo)",
+    cli("reviewers", "add", "dana.lee", "--name", "Dana Lee (demo)", "--organisation", "Demo Verification Ltd")
+    cli("review", "decide", str(park), "--product", "hex-bolt-hdg", "--approve", "--reviewer", "dana.lee",
         "--comment", "USLCI links checked", "--bundle", str(bundle), "--statement",
         str(ROOT / "inventories" / "demo-statement.yaml"))
     cli("certify", str(park), "--product", "hex-bolt-hdg", "--issuer", str(ROOT / "inventories" / "demo-issuer.yaml"),
-        "--out", str(out), "--issue-date", "2026-03-01")
+        "--out", str(out), "--issue-date", "2026-03-01", "--backdate")
     [pdf] = out.glob("hex-bolt-hdg_*.pdf")
     results = json.loads(read_attachment(pdf.read_bytes())[1])["extensions"][0]["data"]["results"]
     used = {(d["database"], d["code"]) for d in results["products"][0]["background_datasets"]}
