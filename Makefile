@@ -15,9 +15,10 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # Documents: the CJK font cut from the noto-cjk-sans-otc wheel (~40 s, once), and Debian packages
-# (fast HarfBuzz font subsetting; poppler's pdftotext/pdffonts for the document tests).
+# (fast HarfBuzz font subsetting; poppler's pdftotext/pdffonts for the document tests; chromium, which
+# the web app's browser tests drive through Playwright: tests/browser.py).
 FONT := templates/fonts/NotoSansSC-footprint.otf
-DEBS := libharfbuzz-subset0 poppler-utils
+DEBS := libharfbuzz-subset0 poppler-utils chromium
 
 install: $(STAMP) $(FONT) debs
 
@@ -31,7 +32,7 @@ debs:
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	  echo "installing Debian packages:$$missing"; \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null) \
-	    || echo "footprint: could not install$$missing; documents still work, slower, and some tests skip"; \
+	    || echo "footprint: could not install$$missing; documents still work, slower, and some tests skip (the browser tests fail under CI=true)"; \
 	else echo "footprint: please run: sudo apt-get install$$missing (documents work without, slower; some tests skip)"; fi
 
 # The certification body's path: validate, compute, review report + bundle, recompute the bundle,

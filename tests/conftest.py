@@ -32,3 +32,12 @@ def project():
 
 def pytest_sessionfinish(session, exitstatus):
     shutil.rmtree(_HOME, ignore_errors=True)
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Where the browser tests' screenshots are (tests/browser.py), to look at after the run."""
+    import sys
+
+    browser = sys.modules.get("browser")
+    if browser is not None and browser.SHOTS:
+        terminalreporter.write_line(f"browser screenshots: {len(browser.SHOTS)} in {browser.SCREENSHOTS}")
