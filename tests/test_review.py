@@ -94,3 +94,25 @@ def test_approval_gate(park, tmp_path, registry):
     with pytest.raises(NotApproved, match=r"changed since Li Wei \(Demo Verification Ltd, CNAS V0000\) approved"):
         require_approval(registry, changed, park_id, ["bar"])
     assert registry.audit_report().ok
+
+
+def test_decision_on_the_bundle_seen_by_the_reviewer_linked_by_email(park, tmp_path, registry):
+    from footprint.review.decisions import decide_bundle, latest_decision
+
+    done = run_review(park, tmp_path / "out", ["bar"], iterations=20, seed=3, day=date(2026, 1, 15))
+    reviewers.add(registry, "li.wei", "Li Wei", "Demo Verification Ltd", email="Li.Wei@Example.com")
+    assert reviewers.for_email(registry, " li.wei@example.COM").id == "li.wei"
+    assert reviewers.for_email(registry, "someone@example.com") is None
+    with pytest.raises(ValueError, match="changed since it was shown"):
+        decide_bundle(registry, park, done.bundle, ["bar"], False, "li.wei", "rows missing", expected_hash="0" * 64)
+    with pytest.raises(ValueError, match="unknown product"):
+        decide_bundle(registry, park, done.bundle, ["rod"], False, "li.wei", "rows missing")
+    digest, entries = decide_bundle(registry, park, done.bundle, ["bar"], False, "li.wei", "rows missing",
+                                    expected_hash=done.bundle_hash)
+    assert digest == done.bundle_hash and [e.subject for e in entries] == [f"{done.results.park}/bar"]
+    decision = latest_decision(registry, done.results.park, "bar")
+    assert (decision["decision"], decision["iterations"], decision["seed"]) == ("reject", 20, 3)
+    assert latest_decision(registry, done.results.park, "heat") is None
+    reviewers.add(registry, "zhao.min", "Zhao Min", "Demo Verification Ltd", email="li.wei@example.com")
+    with pytest.raises(RegistryError, match="2 active reviewers share the address"):
+        reviewers.for_email(registry, "li.wei@example.com")

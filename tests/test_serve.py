@@ -111,13 +111,28 @@ def token(client: httpx.Client, base: str, client_id: str, secret: str) -> str:
     return r.json()["access_token"]
 
 
-def test_serve_refuses_unsafe_or_impossible_setups(issued, tmp_path):
+def test_serve_refuses_unsafe_or_impossible_setups(issued, tmp_path, monkeypatch):
+    from footprint.certificates import keys
+
+    for name in (keys.KEY_ENV, keys.CERT_ENV):  # serve exports --signing-key for its workers: undone after the test
+        monkeypatch.setenv(name, "")
     ca, cert, key = tls_files(tmp_path)
     out = cli(issued.url, "serve", "--host", "0.0.0.0", code=2)
     assert "plain HTTP only on a loopback address" in out
     assert "go together" in cli(issued.url, "serve", "--tls-cert", str(cert), code=2)
     assert "several workers need PostgreSQL" in cli(issued.url, "serve", "--workers", "2", code=2)
     assert "cannot use --tls-cert" in cli(issued.url, "serve", "--tls-cert", str(ca), "--tls-key", str(ca), code=2)
+    # the web pages' signing key is checked before the server starts: a PEM key without its chain, a wrong passphrase
+    assert "unusable signing key" in cli(issued.url, "serve", "--signing-key", str(key), code=2)
+    protected = tmp_path / "body.p12"
+    demo = keys.default_key(home.resolve())
+    protected.write_bytes(keys.pkcs12_bytes(demo.private_key, demo.cert, list(demo.chain), b"right horse"))
+    out = CliRunner().invoke(app, ["serve", "--signing-key", str(protected), "--workers", "2"],
+                             env={"FOOTPRINT_DATABASE_URL": issued.url, keys.PASSPHRASE_ENV: "wrong"})
+    assert out.exit_code == 2 and "the passphrase is wrong" in out.output, out.output
+    out = CliRunner().invoke(app, ["serve", "--signing-key", str(protected), "--workers", "2"],
+                             env={"FOOTPRINT_DATABASE_URL": issued.url, keys.PASSPHRASE_ENV: "right horse"})
+    assert out.exit_code == 2 and "several workers need PostgreSQL" in out.output, out.output  # the key was fine
 
 
 def test_https_only_with_tls_serves_the_issued_footprints_to_a_new_client(issued, tmp_path):

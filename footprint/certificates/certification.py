@@ -211,3 +211,21 @@ def issue(park: ParkData, issuer: Issuer, results: Results, out_dir: str | Path,
         if own:
             registry.close()
     return issued
+
+
+def issue_reviewed(park_dir: str | Path, issuer_file: str | Path | None, out_dir: str | Path, key: SigningKey,
+                   registry: Registry, products: Iterable[str] = (), lang: str | None = None,
+                   issue_date: date | None = None, step: Step = lambda _: None, **options: object) -> list[Issued]:
+    """Issue the certificates of products (default: all) whose current calculation a registered reviewer
+    approved: the park is computed once with the approved bundle's Monte Carlo settings and each certificate
+    carries its review (NotApproved names any product that may not be certified). ``options``: those of
+    :func:`issue` (``tsa_url``, ``backdate``, ``tsa_roots``). What ``footprint certify`` and the issuer's
+    web page both do."""
+    from footprint.review.decisions import approved_results
+
+    park, body = load(park_dir, issuer_file)
+    step("Computing the park with the approved review's settings")
+    wanted = list(dict.fromkeys(products)) or [o.product_id for o in park.outputs]
+    results, reviews = approved_results(registry, Path(park_dir), park.park.id, wanted, park)
+    return issue(park, body, results, out_dir, key, wanted, lang, issue_date, registry=registry, step=step,
+                 reviews=reviews, **options)  # type: ignore[arg-type]

@@ -34,6 +34,8 @@ DEMO_CA_FILE = "demo-ca.pem"
 DEMO_CA_KEY_FILE = "demo-ca.key.pem"
 DEMO_SIGNER_FILE = "demo-signer.p12"
 PASSPHRASE_ENV = "FOOTPRINT_KEY_PASSPHRASE"
+KEY_ENV = "FOOTPRINT_SIGNING_KEY"  # a server's signing key (footprint serve --signing-key)
+CERT_ENV = "FOOTPRINT_SIGNING_CERT"  # its PEM certificate chain, for a PEM key
 
 
 class KeyProblem(Exception):
@@ -205,6 +207,18 @@ def load(path: Path, passphrase: bytes | None = None, cert_path: Path | None = N
     if cert_path is not None:
         return load_pem(path, cert_path, passphrase)
     return load_pkcs12(path, passphrase)
+
+
+def configured_key(home: Path) -> SigningKey:
+    """The signing key a server process was configured with: ``$FOOTPRINT_SIGNING_KEY`` (PKCS#12, or a PEM key
+    with ``$FOOTPRINT_SIGNING_CERT``; passphrase ``$FOOTPRINT_KEY_PASSPHRASE``), else the data directory's
+    demo key, whose documents say DEMO. Read from the environment because every worker process of
+    ``footprint serve`` loads it anew; no passphrase is ever prompted for."""
+    path = os.environ.get(KEY_ENV)
+    if not path:
+        return default_key(home)
+    chain = os.environ.get(CERT_ENV)
+    return load(Path(path), cert_path=Path(chain) if chain else None)
 
 
 def trust_roots(home: Path, extra: list[Path] | None = None) -> list[x509.Certificate]:

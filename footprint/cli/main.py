@@ -159,11 +159,10 @@ def recompute(bundle_file: Annotated[Path, typer.Argument(help="A bundle written
     table = Table(title=f"{bundle_file.name}: recorded vs recomputed")
     for col in ("product", "quantity", "recorded", "recomputed", "relative difference"):
         table.add_column(col, justify="left" if col in ("product", "quantity") else "right")
-    worst = 0.0
     for d in diffs:
         if d.quantity == "total" or d.relative > bundles.TOLERANCE:
             table.add_row(d.product_id, d.quantity, f"{d.recorded:.10g}", f"{d.recomputed:.10g}", f"{d.relative:.1e}")
-        worst = max(worst, d.relative if d.relative == d.relative else float("inf"))
+    worst = bundles.largest_difference(diffs)
     out.print(table)
     if worst > bundles.TOLERANCE:
         err.print(f"[bold red]Differs[/]: largest relative difference {worst:.2e} > {bundles.TOLERANCE:g}")
@@ -230,28 +229,27 @@ def certify(
     signing_key = None if draft else _signing_key(key, cert)
     try:
         with err.status("Starting") as status:
+            results = None  # reviewed: a negative total is refused (NegativeTotal), so never warned about
             if signing_key is not None and not self_declared:
                 from footprint.registry.records import Registry
-                from footprint.review.decisions import approved_results
 
-                park, body = certification.load(park_dir, issuer)
-                status.update("Computing the park with the approved review's settings")
-                wanted = list(product or [o.product_id for o in park.outputs])
                 with Registry.open(data_home.resolve()) as registry:
-                    results, reviews = approved_results(registry, park_dir, park.park.id, wanted, park)
+                    issued = certification.issue_reviewed(
+                        park_dir, issuer, out_dir, signing_key, registry, product or (), lang, day,
+                        step=lambda s: status.update(s), tsa_url=tsa, backdate=backdate,
+                        tsa_roots=_tsa_roots(tsa_root) if tsa else None)
             else:
                 park, body, results = certification.prepare(park_dir, issuer, step=lambda s: status.update(s))
-                reviews = None
-            if signing_key is not None:
-                issued = certification.issue(park, body, results, out_dir, signing_key, product or (), lang, day,
-                                             tsa_url=tsa, step=lambda s: status.update(s), reviews=reviews,
-                                             backdate=backdate, tsa_roots=_tsa_roots(tsa_root) if tsa else None)
-            else:
-                written = certification.certify(park, body, results, out_dir, product or (), lang, day,
-                                                step=lambda s: status.update(s))
+                if signing_key is not None:
+                    issued = certification.issue(park, body, results, out_dir, signing_key, product or (), lang,
+                                                 day, tsa_url=tsa, step=lambda s: status.update(s),
+                                                 backdate=backdate, tsa_roots=_tsa_roots(tsa_root) if tsa else None)
+                else:
+                    written = certification.certify(park, body, results, out_dir, product or (), lang, day,
+                                                    step=lambda s: status.update(s))
     except Exception as e:  # noqa: BLE001 - shown cleanly, traceback with --debug
         _fail(e, refused=(certification.NegativeTotal,))
-    for negative in certification.negative_totals(results, product or ()):
+    for negative in certification.negative_totals(results, product or ()) if results is not None else ():
         err.print(f"[bold yellow]WARNING[/]: {negative} is NEGATIVE (a net removal); its certificate says "
                   "'Negative total — not verified'", highlight=False)
     if signing_key is None:
@@ -400,12 +398,9 @@ def review_decide(
 ) -> None:
     """Record an approval (with its verification statement, ISO 14064-3) or a rejection of the reviewed
     bundle in the registry's audit log."""
-    import json
-
     from footprint.registry import statement as statements
     from footprint.registry.records import Registry
-    from footprint.review import bundle as bundles
-    from footprint.review.decisions import decide
+    from footprint.review.decisions import decide_bundle
 
     fields = {"verifier": verifier, "accreditation": accreditation, "assurance": assurance,
               "materiality_percent": materiality, "criteria": criteria, "scope": scope,
@@ -420,27 +415,14 @@ def review_decide(
         err.print(f"[bold red]Invalid verification statement[/]: {e}", highlight=False)
         raise typer.Exit(2) from None
     try:
-        park = _load(park_dir)
-        known = [o.product_id for o in park.outputs]
-        product = product or known
-        unknown = [p for p in product if p not in known]
-        if unknown:
-            raise ValueError(f"unknown product(s) {', '.join(unknown)} in {park_dir}")
-        path = bundle_file or Path("certificates") / f"{park.park.id}-bundle.zip"
-        files = bundles.read(path)
-        env = json.loads(files["environment.json"])
-        if json.loads(files[bundles.MANIFEST])["park"] != park.park.id:
-            raise ValueError(f"{path} is a bundle of another park")
-        digest = bundles.digest(files)
+        path = bundle_file or Path("certificates") / f"{_load(park_dir).park.id}-bundle.zip"
         with Registry.open(data_home.resolve()) as registry:
-            for pid in product:
-                entry = decide(registry, park.park.id, pid, approve, reviewer, comment, digest, env["iterations"],
-                               env["seed"], recorded)
-                out.print(f"{'approved' if approve else 'rejected'} {park.park.id}/{pid} (bundle {digest[:12]}) "
-                          f"by {reviewer}: audit entry {entry.seq}", highlight=False)
-    except ParkDataError as e:
-        _fail(e)
-    except Exception as e:  # noqa: BLE001
+            digest, entries = decide_bundle(registry, park_dir, path, product or [], approve, reviewer, comment,
+                                            recorded)
+        for entry in entries:
+            out.print(f"{'approved' if approve else 'rejected'} {entry.subject} (bundle {digest[:12]}) "
+                      f"by {reviewer}: audit entry {entry.seq}", highlight=False)
+    except Exception as e:  # noqa: BLE001 - located park problems exit 2 (_fail), others 1
         _fail(e)
 
 

@@ -54,10 +54,18 @@ def serve(
     workers: Annotated[int, typer.Option(help="Worker processes (more than 1 needs PostgreSQL).", min=1)] = 1,
     forwarded_allow_ips: Annotated[Optional[str], typer.Option(
         help="Proxies whose X-Forwarded-Proto/-For are trusted (comma-separated; default 127.0.0.1).")] = None,
+    signing_key: Annotated[Optional[Path], typer.Option(
+        "--signing-key", help="The certification body's signing key for certificates issued and exports signed in "
+                              "the web pages: PKCS#12, or a PEM key with --signing-cert; passphrase from "
+                              "$FOOTPRINT_KEY_PASSPHRASE. Default: $FOOTPRINT_SIGNING_KEY, else the data "
+                              "directory's demo key (documents then say DEMO).")] = None,
+    signing_cert: Annotated[Optional[Path], typer.Option(
+        "--signing-cert", help="PEM signing certificate then its chain, for a PEM --signing-key.")] = None,
 ) -> None:
     """Serve the PACT v3 host API and the public verification pages over the data directory's registry."""
     import uvicorn
 
+    from footprint.certificates import keys
     from footprint.registry.records import Registry, default_url
 
     if (tls_cert is None) != (tls_key is None):
@@ -72,6 +80,14 @@ def serve(
         except (OSError, ssl.SSLError) as e:
             raise _usage(f"cannot use --tls-cert {tls_cert} / --tls-key {tls_key}: {e}") from None
     home = data_home.resolve()
+    if signing_key is not None:  # the workers read it from the environment (keys.configured_key)
+        os.environ[keys.KEY_ENV] = str(signing_key.resolve())
+    if signing_cert is not None:
+        os.environ[keys.CERT_ENV] = str(signing_cert.resolve())
+    try:
+        key = keys.configured_key(home)
+    except keys.KeyProblem as e:
+        raise _usage(f"unusable signing key: {e}") from None
     url = default_url(home)
     if workers > 1 and url.startswith("sqlite"):
         raise _usage("several workers need PostgreSQL: set FOOTPRINT_DATABASE_URL=postgresql://…")
@@ -81,8 +97,8 @@ def serve(
         raise _usage(f"cannot open the registry {url}: {e}") from None
     os.environ["FOOTPRINT_HOME"] = str(home)  # the workers build their apps from the environment
     scheme = "https" if tls_cert else "http"
-    err.print(f"footprint serve: {scheme}://{host}:{port} (registry {url.split('@')[-1]}, {workers} worker(s))",
-              highlight=False, soft_wrap=True)
+    err.print(f"footprint serve: {scheme}://{host}:{port} (registry {url.split('@')[-1]}, {workers} worker(s)); "
+              f"signing key of {key.holder}{' — DEMO' if key.demo else ''}", highlight=False, soft_wrap=True)
     uvicorn.run("footprint.service.app:create_app", factory=True, host=host, port=port, workers=workers,
                 ssl_certfile=str(tls_cert) if tls_cert else None, ssl_keyfile=str(tls_key) if tls_key else None,
                 ssl_keyfile_password=passphrase, proxy_headers=True,

@@ -734,8 +734,8 @@ def canonical(payload: dict) -> bytes:
     return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def write_export(registry: Registry, key, path: Path, now: dt.datetime | None = None) -> dict:  # noqa: ANN001
-    """Write the signed JSON export: ``{"payload": {...}, "signature": base64 CMS}``; returns the payload."""
+def signed_export(registry: Registry, key, now: dt.datetime | None = None) -> tuple[dict, bytes]:  # noqa: ANN001
+    """The signed JSON export ``{"payload": {...}, "signature": base64 CMS}``: (payload, file bytes)."""
     import base64
 
     from footprint.certificates.signing import sign_detached
@@ -743,7 +743,13 @@ def write_export(registry: Registry, key, path: Path, now: dt.datetime | None = 
     payload = registry.export_payload(now)
     payload["signer"], payload["issuer_key"] = key.holder, key.key_id
     doc = {"payload": payload, "signature": base64.b64encode(sign_detached(canonical(payload), key)).decode()}
-    write_atomic(path, (json.dumps(doc, indent=1, ensure_ascii=False) + "\n").encode("utf-8"))
+    return payload, (json.dumps(doc, indent=1, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def write_export(registry: Registry, key, path: Path, now: dt.datetime | None = None) -> dict:  # noqa: ANN001
+    """Write the signed JSON export (:func:`signed_export`); returns the payload."""
+    payload, data = signed_export(registry, key, now)
+    write_atomic(path, data)
     return payload
 
 

@@ -102,6 +102,19 @@ def active(session: Session, reviewer_id: str) -> Identity:
     return found
 
 
+def for_email(registry: Registry, email: str) -> Identity | None:
+    """The active registered reviewer with this contact address (case-insensitive): how a web app user is
+    linked to the identity their decisions name. Several active reviewers sharing it is refused."""
+    wanted = email.strip().lower()
+    with registry.read() as s:
+        found = [_identity(r) for r in s.execute(select(Reviewer).where(Reviewer.active.is_(True))).scalars()
+                 if (r.email or "").strip().lower() == wanted and wanted]
+    if len(found) > 1:
+        raise RegistryError(f"{len(found)} active reviewers share the address {email} "
+                            f"({', '.join(r.id for r in found)}); give each their own")
+    return found[0] if found else None
+
+
 def listing(registry: Registry) -> list[Identity]:
     with registry.read() as s:
         return [_identity(r) for r in s.execute(select(Reviewer).order_by(Reviewer.id)).scalars()]

@@ -189,6 +189,11 @@ class Difference:
         return abs(self.recorded - self.recomputed) / scale if scale else 0.0
 
 
+def largest_difference(diffs: list[Difference]) -> float:
+    """The largest relative difference of a recomputation; above TOLERANCE the bundle is not reproduced."""
+    return max((d.relative for d in diffs), default=0.0)
+
+
 class RecomputeError(RuntimeError):
     """The bundle could not be recomputed; the message is the child's own located error."""
 

@@ -16,6 +16,7 @@ import json
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
@@ -27,6 +28,9 @@ from footprint.registry.records import Registry
 from footprint.registry.schema import AuditEntry
 from footprint.registry.statement import VerificationStatement
 from footprint.review import bundle
+
+if TYPE_CHECKING:
+    from footprint.engine.checks import Finding
 
 ACTION = "review"
 
@@ -42,6 +46,7 @@ class ReviewOutput:
     bundle: Path
     bundle_hash: str
     results: Results
+    findings: list[Finding]  # the checks' findings the report lists (engine/checks.py)
 
 
 def run_review(park_dir: Path, out_dir: Path, products: list[str], iterations: int, seed: int, day: date,
@@ -80,7 +85,8 @@ def run_review(park_dir: Path, out_dir: Path, products: list[str], iterations: i
     for path, data in ((stem.with_suffix(".html"), html.encode()), (stem.with_suffix(".pdf"), pdf),
                        (bundle_path, bundle.pack(files))):
         write_atomic(path, data)
-    return ReviewOutput(stem.with_suffix(".html"), stem.with_suffix(".pdf"), bundle_path, digest, results)
+    return ReviewOutput(stem.with_suffix(".html"), stem.with_suffix(".pdf"), bundle_path, digest, results,
+                        traced.findings)
 
 
 def current_bundle_hash(park_dir: Path, iterations: int, seed: int, park: ParkData | None = None
@@ -111,6 +117,32 @@ def decide(registry: Registry, park: str, product: str, approve: bool, reviewer:
         if statement is not None:
             detail["statement"] = statement.model_dump(mode="json")
         return audit.append(session, ACTION, f"{park}/{product}", detail)
+
+
+def decide_bundle(registry: Registry, park_dir: Path, bundle_path: Path, products: list[str], approve: bool,
+                  reviewer: str, comment: str, statement: VerificationStatement | None = None,
+                  expected_hash: str | None = None) -> tuple[str, list[AuditEntry]]:
+    """Record one decision per product (default: every product of the park) on a reviewed bundle of that
+    park, with the Monte Carlo settings the bundle records: ``(bundle hash, audit entries)``. What
+    ``footprint review decide`` and the reviewer's web page both do; the page passes the hash of the bundle
+    the reviewer saw (``expected_hash``), so a bundle written again since is never decided on unseen."""
+    from footprint.park.loading import load_park
+
+    park = load_park(park_dir)
+    known = [o.product_id for o in park.outputs]
+    unknown = [p for p in products if p not in known]
+    if unknown:
+        raise ValueError(f"unknown product(s) {', '.join(unknown)} in {park_dir}")
+    files = bundle.read(bundle_path)
+    if json.loads(files[bundle.MANIFEST])["park"] != park.park.id:
+        raise ValueError(f"{bundle_path} is a bundle of another park")
+    iterations, seed = bundle.settings(files)
+    digest = bundle.digest(files)
+    if expected_hash is not None and digest != expected_hash:
+        raise ValueError(f"{bundle_path} changed since it was shown (bundle {expected_hash[:12]}, now {digest[:12]}); "
+                         "look at the new report before deciding")
+    return digest, [decide(registry, park.park.id, pid, approve, reviewer, comment, digest, iterations, seed,
+                           statement) for pid in products or known]
 
 
 def latest_decision(registry: Registry, park: str, product: str) -> dict | None:
