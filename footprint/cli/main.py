@@ -706,6 +706,7 @@ from footprint.cli import exchange as _exchange  # noqa: E402, F401 - registers 
 from footprint.cli import export as _export  # noqa: E402, F401 - registers footprint export
 from footprint.cli import reviewers as _reviewers  # noqa: E402, F401 - registers footprint reviewers
 from footprint.cli import surveillance as _surveillance  # noqa: E402, F401 - registers surveillance, registry due
+from footprint.cli import users as _users  # noqa: E402, F401 - registers footprint users
 
 app.add_typer(_batch.app, name="batch")
 from footprint.cli import serve as _serve  # noqa: E402 - registers its commands on the app defined above

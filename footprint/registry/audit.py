@@ -38,7 +38,7 @@ from footprint.registry.seal import Seal
 
 GENESIS = "0" * 64
 #: modules whose ``@replays``/``@reads`` functions audit verify needs (imported on first use)
-REPLAY_MODULES = ["footprint.registry.records", "footprint.registry.reviewers"]
+REPLAY_MODULES = ["footprint.registry.records", "footprint.registry.reviewers", "footprint.registry.users"]
 
 
 def _canonical(obj: object) -> bytes:

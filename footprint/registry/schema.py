@@ -170,3 +170,106 @@ class PactEvent(Base):
     lease_owner: Mapped[str | None] = mapped_column(String(36))
     last_error: Mapped[str | None] = mapped_column(Text)
     delivered_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+# ---- the web app's tables (footprint.service.web); written only by the web package and `footprint users` ----
+
+
+class User(Base):
+    """A person who logs in to the web app; ``password_hash`` is Argon2id (web/accounts.py)."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    role: Mapped[str] = mapped_column(String(16))  # manufacturer, reviewer, issuer, admin
+    password_hash: Mapped[str] = mapped_column(String(255))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    disabled_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class UserEnterprise(Base):
+    """An enterprise (``facilities.csv`` ``enterprise_id``) whose parks, results and certificates a user sees."""
+
+    __tablename__ = "user_enterprises"
+
+    user_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    enterprise_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+
+class LoginAttempt(Base):
+    """A failed login, by e-mail and by client address (``key``: ``email:…`` or ``addr:…``), for throttling."""
+
+    __tablename__ = "login_attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(320), index=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class WebSession(Base):
+    """A logged-in browser: the SHA-256 of its cookie token, its CSRF token and when it ends."""
+
+    __tablename__ = "web_sessions"
+
+    token_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(Integer, index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class Job(Base):
+    """Long work of the web app (compute, review, issue), run by a server's job worker process (web/jobs.py)."""
+
+    __tablename__ = "jobs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[str] = mapped_column(Text)  # JSON
+    owner_user_id: Mapped[int] = mapped_column(Integer, index=True)
+    subject: Mapped[str] = mapped_column(String(128), index=True)  # e.g. submission:3, request:7
+    status: Mapped[str] = mapped_column(String(16), index=True)  # queued, running, done, failed
+    step: Mapped[str] = mapped_column(Text, default="")
+    fraction: Mapped[float] = mapped_column(Float, default=0.0)
+    result: Mapped[str | None] = mapped_column(Text)  # JSON
+    error: Mapped[str | None] = mapped_column(Text)
+    link: Mapped[str | None] = mapped_column(String(512))  # where the job page goes when it is done
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    started_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    worker: Mapped[str | None] = mapped_column(String(64))  # the worker process running it
+    lease_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Submission(Base):
+    """A park uploaded through the web app, stored only after it validated (``<home>/web/submissions/<id>/``)."""
+
+    __tablename__ = "submissions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    park_id: Mapped[str] = mapped_column(String(64), index=True)
+    enterprise_ids: Mapped[str] = mapped_column(Text)  # JSON list, from facilities.csv
+    folder: Mapped[str] = mapped_column(String(1024))
+    file_name: Mapped[str] = mapped_column(String(255))  # as uploaded (shown, never used as a path)
+    content_sha256: Mapped[str] = mapped_column(String(64))
+    uploaded_by: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class CertificationRequest(Base):
+    """A manufacturer's request to certify products of a submission, worked by reviewers and issuers."""
+
+    __tablename__ = "certification_requests"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    submission_id: Mapped[int] = mapped_column(Integer, index=True)
+    products: Mapped[str] = mapped_column(Text)  # JSON list of product ids
+    status: Mapped[str] = mapped_column(String(16), index=True)  # requested, reviewing, approved, rejected, issued
+    requested_by: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    decided_by: Mapped[int | None] = mapped_column(Integer)
+    decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    decision_note: Mapped[str | None] = mapped_column(Text)
+    certificate_numbers: Mapped[str] = mapped_column(Text, default="[]")  # JSON list

@@ -1,9 +1,9 @@
 """The ASGI application of ``footprint serve``: one FastAPI app over the data directory's registry.
 
-Routers mount on it: the PACT v3 host API (:mod:`footprint.service.pact_api`) and the public
-verification pages (:mod:`footprint.service.verification_pages`); a web app for people can mount
-its own router and middleware (sessions, CSRF) on the same app through :func:`create_app`'s
-``routers``, sharing ``app.state.service`` (settings, registry, footprint store).
+Routers mount on it: the PACT v3 host API (:mod:`footprint.service.pact_api`), the public
+verification pages (:mod:`footprint.service.verification_pages`) and the web app for people
+(:mod:`footprint.service.web.site`, whose job supervisor the lifespan runs), sharing
+``app.state.service`` (settings, registry, footprint store); more through ``routers``.
 
 Settings come from the environment so that every worker process started by uvicorn (which
 imports the app factory anew) builds the same app: ``FOOTPRINT_HOME``, ``FOOTPRINT_DATABASE_URL``
@@ -80,6 +80,7 @@ _CODES = {400: "BadRequest", 401: "BadRequest", 403: "AccessDenied", 404: "NotFo
 def create_app(settings: Settings | None = None, routers: Iterable[APIRouter] = ()) -> FastAPI:
     """The app: PACT API, verification pages and any ``routers`` given (e.g. the web app's)."""
     from footprint.service import callbacks, pact_api, verification_pages
+    from footprint.service.web import jobs, site
 
     settings = settings or Settings.from_env()
 
@@ -89,12 +90,16 @@ def create_app(settings: Settings | None = None, routers: Iterable[APIRouter] = 
         state = app.state.service = pact_api.Service(settings, registry)
         state.sender = callbacks.Sender(state)
         task = asyncio.create_task(state.sender.run(), name="footprint-event-sender")
+        state.jobs = jobs.Supervisor(settings.home, settings.database_url, registry)
+        job_task = asyncio.create_task(state.jobs.run(), name="footprint-job-supervisor")
         try:
             yield
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            for t in (task, job_task):
+                t.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await t
+            await asyncio.to_thread(state.jobs.close)
             await state.sender.close()
             registry.close()
 
@@ -128,6 +133,7 @@ def create_app(settings: Settings | None = None, routers: Iterable[APIRouter] = 
 
     app.include_router(pact_api.router)
     app.include_router(verification_pages.router)
+    site.install(app)
     for router in routers:
         app.include_router(router)
     return app

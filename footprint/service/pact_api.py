@@ -47,6 +47,7 @@ class Service:
     settings: Settings
     registry: Registry
     sender: Any = None  # callbacks.Sender, set by the app's lifespan
+    jobs: Any = None  # web.jobs.Supervisor, set by the app's lifespan
     _served: dict[tuple[str, str], Served] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
