@@ -79,7 +79,8 @@ def login(client: TestClient, email: str, password: str = PASSWORD, next: str = 
 def test_users_cli_adds_lists_and_disables_with_audit(tmp_path):
     from footprint.cli.main import app
 
-    env = {"FOOTPRINT_HOME": str(tmp_path)}
+    url = f"sqlite:///{tmp_path / 'registry.sqlite'}"
+    env = {"FOOTPRINT_DATABASE_URL": url}
     pw = tmp_path / "pw"
     pw.write_text(PASSWORD + "\n")
     run = CliRunner().invoke
@@ -96,7 +97,7 @@ def test_users_cli_adds_lists_and_disables_with_audit(tmp_path):
     assert "li.wei@example.com" in r.output and "ENT-A, ENT-B" in r.output and "z@example.com" in r.output
     assert run(app, ["users", "disable", "li.wei@example.com"], env=env).exit_code == 0
     assert run(app, ["users", "disable", "li.wei@example.com"], env=env).exit_code == 2
-    with Registry.open(tmp_path) as reg:
+    with Registry(url) as reg:
         stored = {u.email: u for u in users.listing(reg)}
         assert stored["li.wei@example.com"].active is False and stored["z@example.com"].active is True
         assert stored["li.wei@example.com"].enterprises == ("ENT-A", "ENT-B")
