@@ -15,7 +15,8 @@ Each check is reported on its own line; every one is always made and every one m
    or in a signed export made with the same key as the certificate's signature;
 6. *issuer* — the certificate is signed with the key the registry recorded for that number;
 7. *data* — the embedded data's SHA-256 equals the one in the QR code (decoded from the page
-   image, as a phone would) and the one the registry recorded;
+   image, as a phone would: from the rendered rectangle of the code, found among the page's objects,
+   else from whole-page images) and the one the registry recorded;
 8. *file* — the PDF's SHA-256 is one the registry recorded for it (catches edits the signature tolerates);
 9. *status* — the registry (database or signed export) says active and within validity.
 
@@ -95,15 +96,19 @@ def page_problem(pdf: bytes) -> str | None:
 
     doc = pdfium.PdfDocument(pdf)
     try:
-        if len(doc) > MAX_PAGES:
-            return f"{len(doc):,} pages; a certificate has at most {MAX_PAGES}, so the pages are not rendered"
-        for n in range(len(doc)):
-            width, height = doc.get_page_size(n)
-            if max(width, height) > MAX_PAGE_POINTS:
-                return (f"page {n + 1} is {width / 72:.1f} × {height / 72:.1f} inches; a certificate page is at most "
-                        f"A3 ({MAX_PAGE_POINTS / 72:.1f} in), so it is not rendered")
+        return _pages_problem(doc)
     finally:
         doc.close()
+
+
+def _pages_problem(doc) -> str | None:  # noqa: ANN001 - pypdfium2.PdfDocument
+    if len(doc) > MAX_PAGES:
+        return f"{len(doc):,} pages; a certificate has at most {MAX_PAGES}, so the pages are not rendered"
+    for n in range(len(doc)):
+        width, height = doc.get_page_size(n)
+        if max(width, height) > MAX_PAGE_POINTS:
+            return (f"page {n + 1} is {width / 72:.1f} × {height / 72:.1f} inches; a certificate page is at most "
+                    f"A3 ({MAX_PAGE_POINTS / 72:.1f} in), so it is not rendered")
     return None
 
 
@@ -125,6 +130,124 @@ def qr_payloads(pdf: bytes, dpi: int = 200) -> list[str]:
     finally:
         doc.close()
     return found
+
+
+def document_qr_payloads(pdf: bytes, embedded: set[str], dpi: int = 200) -> list[str]:
+    """The QR codes :func:`verify` reads: those of :func:`located_qr_payloads` when one of them carries the
+    SHA-256 of an embedded file (the document's own code), else :func:`qr_payloads` of every whole page."""
+    try:
+        located = located_qr_payloads(pdf, embedded, dpi)
+    except Exception:  # noqa: BLE001 - whatever stops the quick look, the whole pages are still read
+        located = None
+    return qr_payloads(pdf, dpi) if located is None else located
+
+
+# Where a QR code can be on a page: one path object of many segments (WeasyPrint draws an SVG path as
+# one; a run of dark modules is 2–5 segments, a QR code has ≥ 30 runs, a table rule 2–5 segments) or an
+# image, with a square bounding box. Past the bounds below, the whole pages are rasterised instead.
+QR_MIN_SEGMENTS = 40
+QR_MIN_POINTS = 14  # 21 modules of 2 px at 200 dpi: smaller cannot be read from a page raster either
+QR_MARGIN = 0.2  # of the side, around the dark modules: the quiet zone is 4 modules, a code ≥ 21 wide
+MAX_QR_CANDIDATES = 16  # per document
+MAX_PAGE_OBJECTS = 20_000  # per page, Form XObjects' objects included
+MAX_FORM_DEPTH = 8
+
+_Matrix = tuple[float, float, float, float, float, float]  # PDF order: x' = a·x + c·y + e, y' = b·x + d·y + f
+_IDENTITY: _Matrix = (1.0, 0.0, 0.0, 1.0, 0.0, 0.0)
+
+
+def located_qr_payloads(pdf: bytes, embedded: set[str], dpi: int = 200) -> list[str] | None:
+    """The QR codes on the pages up to the first one that prints a code with the SHA-256 of an embedded
+    file, each read by rendering only its rectangle (found among the page's objects) at ``dpi``.
+
+    None when there is no such code where it was looked for (absent, drawn otherwise, a rotated page,
+    too many objects): the caller then rasterises the whole pages. The rectangle is rendered with
+    everything the page draws there, so a code painted over reads as on the page.
+    """
+    import pypdfium2 as pdfium
+    import zxingcpp
+
+    doc = pdfium.PdfDocument(pdf)
+    try:
+        if _pages_problem(doc):
+            return None
+        found: list[str] = []
+        candidates = 0
+        for page in doc:
+            if page.get_rotation():
+                return None
+            boxes = _code_boxes(page)
+            candidates += len(boxes) if boxes is not None else MAX_QR_CANDIDATES + 1
+            if candidates > MAX_QR_CANDIDATES:
+                return None
+            left, bottom, right, top = page.get_bbox()
+            for x0, y0, x1, y1 in boxes:  # type: ignore[union-attr]
+                margin = QR_MARGIN * max(x1 - x0, y1 - y0)
+                x0, y0 = max(x0 - margin, left), max(y0 - margin, bottom)
+                x1, y1 = min(x1 + margin, right), min(y1 + margin, top)
+                if x1 - x0 < QR_MIN_POINTS or y1 - y0 < QR_MIN_POINTS:
+                    continue
+                image = page.render(scale=dpi / 72, crop=(x0 - left, y0 - bottom, right - x1, top - y1)).to_pil()
+                found.extend(r.text for r in zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode))
+            if any(parse_payload(p)[1] in embedded for p in found):
+                return found
+        return None
+    finally:
+        doc.close()
+
+
+def _code_boxes(page) -> list[tuple[float, float, float, float]] | None:  # noqa: ANN001 - pypdfium2.PdfPage
+    """Page-space bounding boxes of the square path and image objects that may be QR codes, Form
+    XObjects looked into; None past :data:`MAX_PAGE_OBJECTS`."""
+    import ctypes
+
+    import pypdfium2.raw as raw
+
+    boxes: list[tuple[float, float, float, float]] = []
+    seen = 0
+    edges = [ctypes.c_float() for _ in range(4)]
+
+    def walk(count, get, parent, matrix: _Matrix, depth: int) -> bool:  # noqa: ANN001 - pdfium functions and handle
+        nonlocal seen
+        for i in range(count(parent)):
+            seen += 1
+            if seen > MAX_PAGE_OBJECTS:
+                return False
+            obj = get(parent, i)
+            kind = raw.FPDFPageObj_GetType(obj)
+            if kind == raw.FPDF_PAGEOBJ_FORM and depth < MAX_FORM_DEPTH:
+                m = raw.FS_MATRIX()
+                if raw.FPDFPageObj_GetMatrix(obj, m) and not walk(
+                        raw.FPDFFormObj_CountObjects, raw.FPDFFormObj_GetObject, obj,
+                        _compose((m.a, m.b, m.c, m.d, m.e, m.f), matrix), depth + 1):
+                    return False
+            elif (kind == raw.FPDF_PAGEOBJ_IMAGE or kind == raw.FPDF_PAGEOBJ_PATH
+                  and raw.FPDFPath_CountSegments(obj) >= QR_MIN_SEGMENTS) and raw.FPDFPageObj_GetBounds(obj, *edges):
+                x0, y0, x1, y1 = _transformed(tuple(e.value for e in edges), matrix)  # type: ignore[arg-type]
+                side, other = sorted((x1 - x0, y1 - y0))
+                if side >= QR_MIN_POINTS and other <= 1.1 * side:
+                    boxes.append((x0, y0, x1, y1))
+        return True
+
+    return boxes if walk(raw.FPDFPage_CountObjects, raw.FPDFPage_GetObject, page.raw, _IDENTITY, 0) else None
+
+
+def _compose(inner: _Matrix, outer: _Matrix) -> _Matrix:
+    """The matrix applying ``inner`` then ``outer``."""
+    a, b, c, d, e, f = inner
+    oa, ob, oc, od, oe, of = outer
+    return (a * oa + b * oc, a * ob + b * od, c * oa + d * oc, c * ob + d * od,
+            e * oa + f * oc + oe, e * ob + f * od + of)
+
+
+def _transformed(box: tuple[float, float, float, float], m: _Matrix) -> tuple[float, float, float, float]:
+    """The bounding box of ``box``'s four corners under ``m``."""
+    x0, y0, x1, y1 = box
+    xs, ys = [], []
+    for x, y in ((x0, y0), (x0, y1), (x1, y0), (x1, y1)):
+        xs.append(m[0] * x + m[2] * y + m[4])
+        ys.append(m[1] * x + m[3] * y + m[5])
+    return min(xs), min(ys), max(xs), max(ys)
 
 
 def parse_payload(payload: str) -> tuple[str | None, str | None]:
@@ -342,10 +465,10 @@ def verify(pdf_path: Path, roots: list[x509.Certificate], source: RegistrySource
     if problem:
         verdict.add("pages", False, problem)
         return verdict
-    payloads = [p for p in _safe_qr(pdf) if parse_payload(p)[1]]
     # a shipment declaration also prints the QR codes of the certificates it names: its own code is
     # the one whose digest is that of a file it embeds
     embedded = {hashlib.sha256(b).hexdigest() for b in files.values()}
+    payloads = [p for p in _safe_qr(pdf, embedded) if parse_payload(p)[1]]
     payloads = [p for p in payloads if parse_payload(p)[1] in embedded] or payloads
     number = qr_digest = None
     if payloads:
@@ -445,9 +568,9 @@ def _review_fact(record: Record) -> str:
     return "no review recorded with this document"
 
 
-def _safe_qr(pdf: bytes) -> list[str]:
+def _safe_qr(pdf: bytes, embedded: set[str]) -> list[str]:
     try:
-        return qr_payloads(pdf)
+        return document_qr_payloads(pdf, embedded)
     except Exception:  # noqa: BLE001 - an unreadable page simply has no QR code
         return []
 

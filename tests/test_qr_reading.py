@@ -1,0 +1,168 @@
+"""Reading a document's QR code quickly: only the code's rectangle is rendered (found among the page's
+objects), and whatever the quick look cannot find is read from whole-page images as before.
+
+Every demo certificate and a shipment declaration must give the same code read either way, each
+code's number and SHA-256 checked against the registry record and the embedded file (hashed here).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+from pathlib import Path
+
+import pytest
+from conftest import DEMO, ROOT
+
+from footprint.certificates import keys, verification
+from footprint.documents import read_attachment
+from footprint.engine import home
+from footprint.registry.records import Registry
+
+ISSUER = ROOT / "inventories" / "demo-issuer.yaml"
+
+
+@pytest.fixture(scope="module")
+def documents(tmp_path_factory, project):
+    """The demo park's signed certificates (one per product) and the demo shipment declaration, in one registry."""
+    from footprint.certificates import certification
+    from footprint.exchange import shipment
+    from footprint.registry.issuer import load_issuer
+
+    out = tmp_path_factory.mktemp("certs")
+    key = keys.default_key(home.resolve())
+    park, issuer, results = certification.prepare(DEMO, ISSUER)
+    with Registry(f"sqlite:///{out / 'registry.sqlite'}") as registry:
+        issued = certification.issue(park, issuer, results, out, key, registry=registry)
+        assert sorted(i.record.product_id for i in issued) == sorted(p.product_id for p in results.products)
+        declared = shipment.declare(ROOT / "inventories" / "demo-shipment.csv", load_issuer(ISSUER), key,
+                                    out / "shipments", [out], registry, "zh-en", dt.date.today())
+        yield registry, [(i.record.number, i.path) for i in issued] + [(declared.record.number, declared.path)]
+
+
+def _own(payloads: list[str], data: bytes) -> list[str]:
+    return [p for p in payloads if hashlib.sha256(data).hexdigest() in p]
+
+
+def test_every_demo_certificate_and_a_declaration_read_the_same_as_from_whole_pages(documents):
+    _, docs = documents
+    for number, path in docs:
+        pdf = path.read_bytes()
+        _, data = read_attachment(pdf)
+        digest = hashlib.sha256(data).hexdigest()
+        located = verification.located_qr_payloads(pdf, {digest})
+        whole = verification.qr_payloads(pdf)
+        assert located is not None, path.name
+        [own] = _own(located, data)
+        assert _own(whole, data) == [own]
+        assert verification.parse_payload(own) == (number, digest)
+        assert set(located) <= set(whole)  # a declaration's first page also prints codes of its certificates
+    declaration = docs[-1][1].read_bytes()
+    assert len(verification.located_qr_payloads(declaration, {hashlib.sha256(read_attachment(declaration)[1])
+                                                             .hexdigest()})) == 2
+
+
+def test_verdicts_are_the_same_with_and_without_the_quick_look(documents, monkeypatch):
+    registry, docs = documents
+    roots = keys.trust_roots(home.resolve())
+    source = verification.DatabaseSource(registry)
+    now = dt.datetime.now(dt.UTC)
+    pdfs = {path.name: path.read_bytes() for _, path in (docs[0], docs[-1])}
+    pdfs["flipped-data.pdf"] = _with_other_data(pdfs[docs[0][1].name])
+    quick = {name: verification.verify(Path(name), roots, source, now, pdf) for name, pdf in pdfs.items()}
+    monkeypatch.setattr(verification, "located_qr_payloads", lambda *_a, **_k: None)
+    whole = {name: verification.verify(Path(name), roots, source, now, pdf) for name, pdf in pdfs.items()}
+    assert quick == whole
+    assert quick[docs[0][1].name].valid and quick[docs[-1][1].name].valid
+    assert [c.name for c in quick["flipped-data.pdf"].checks if not c.ok] == ["coverage", "data", "file"]
+
+
+def _with_other_data(pdf: bytes) -> bytes:
+    """The certificate with its embedded file replaced in an incremental update (as in test_signing)."""
+    from pyhanko.pdf_utils import generic
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+
+    w = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
+    ef = w.root["/Names"]["/EmbeddedFiles"]["/Names"][1]["/EF"]
+    ef["/F"] = w.add_object(generic.StreamObject({generic.NameObject("/Type"): generic.NameObject("/EmbeddedFile")},
+                                                 stream_data=b'{"total": 0.1}'))
+    w.update_container(ef)
+    out = io.BytesIO()
+    w.write(out)
+    return out.getvalue()
+
+
+def _qr_box(pdf: bytes) -> tuple[float, float, float, float]:
+    """The first page's QR code path's bounding box, found independently of the code under test."""
+    import pypdfium2 as pdfium
+    import pypdfium2.raw as raw
+
+    page = pdfium.PdfDocument(pdf)[0]
+    [box] = [o.get_bounds() for o in page.get_objects()
+             if o.type == raw.FPDF_PAGEOBJ_PATH and raw.FPDFPath_CountSegments(o.raw) > 1000]
+    return box
+
+
+def _saved(doc) -> bytes:  # noqa: ANN001 - pypdfium2.PdfDocument
+    buffer = io.BytesIO()
+    doc.save(buffer)
+    return buffer.getvalue()
+
+
+def test_a_code_in_a_moved_and_scaled_form_xobject_is_found(documents):
+    import pypdfium2 as pdfium
+
+    _, docs = documents
+    pdf = docs[0][1].read_bytes()
+    digest = hashlib.sha256(read_attachment(pdf)[1]).hexdigest()
+    source = pdfium.PdfDocument(pdf)
+    target = pdfium.PdfDocument.new()
+    page = target.new_page(595, 842)
+    form = source.page_as_xobject(0, target).as_pageobject()
+    form.transform(pdfium.PdfMatrix().scale(0.7, 0.7).translate(120, 40))
+    page.insert_obj(form)
+    page.gen_content()
+    moved = _saved(target)
+    located = verification.located_qr_payloads(moved, {digest})
+    assert located == verification.qr_payloads(moved) and verification.parse_payload(located[0]) == (docs[0][0], digest)
+
+
+def test_a_code_painted_over_is_not_read_and_one_drawn_module_by_module_falls_back(documents):
+    """What the page shows counts: a white box over the code hides it from both reads; a code drawn as
+    one path object per module is not found by the quick look, and is read from the whole page."""
+    import pypdfium2 as pdfium
+    import pypdfium2.raw as raw
+    import segno
+
+    _, docs = documents
+    pdf = docs[0][1].read_bytes()
+    digest = hashlib.sha256(read_attachment(pdf)[1]).hexdigest()
+    x0, y0, x1, y1 = _qr_box(pdf)
+
+    doc = pdfium.PdfDocument(pdf)
+    page = doc[0]
+    cover = raw.FPDFPageObj_CreateNewRect(x0 - 2, y0 - 2, x1 - x0 + 4, y1 - y0 + 4)
+    raw.FPDFPageObj_SetFillColor(cover, 255, 255, 255, 255)
+    raw.FPDFPath_SetDrawMode(cover, raw.FPDF_FILLMODE_WINDING, False)
+    raw.FPDFPage_InsertObject(page.raw, cover)
+    page.gen_content()
+    covered = _saved(doc)
+    assert verification.located_qr_payloads(covered, {digest}) is None
+    assert verification.qr_payloads(covered) == []
+    assert verification.document_qr_payloads(covered, {digest}) == []
+
+    payload = f"urn:footprint:certificate:{docs[0][0]}:sha256:{digest}"
+    doc = pdfium.PdfDocument.new()
+    page = doc.new_page(595, 842)
+    module = 3.0
+    for y, row in enumerate(segno.make(payload, error="m").matrix):
+        for x, dark in enumerate(row):
+            if dark:
+                rect = raw.FPDFPageObj_CreateNewRect(100 + x * module, 700 - y * module, module, module)
+                raw.FPDFPath_SetDrawMode(rect, raw.FPDF_FILLMODE_WINDING, False)
+                raw.FPDFPage_InsertObject(page.raw, rect)
+    page.gen_content()
+    modules = _saved(doc)
+    assert verification.located_qr_payloads(modules, {digest}) is None
+    assert verification.document_qr_payloads(modules, {digest}) == [payload] == verification.qr_payloads(modules)
