@@ -285,6 +285,60 @@ sys.stdout.buffer.write(certificate_document.render_certificate(r, c, 'zh-en', '
     assert other == first
 
 
+def test_placed_qr_path_gives_the_bytes_weasyprint_gives(computed, issuer_file):
+    """The renderer draws the QR code's path itself after layout (documents.vector): the PDF is byte for
+    byte the one WeasyPrint makes when it parses the same path, in each language."""
+    from footprint import documents
+    from footprint.certificates import document as certificate_document
+    from footprint.registry.certificate import draft
+    from footprint.registry.issuer import load_issuer
+
+    park, results = computed
+    cert = draft(results, "profile", load_issuer(issuer_file), date.fromisoformat(ISSUE))
+    data = certificate_document.data_file(results, cert)
+    for lang in ("zh", "en", "zh-en"):
+        context = certificate_document.certificate_context(results, cert, lang, hashlib.sha256(data).hexdigest())
+        args = ("certificate.html.j2", context, data, "x.json", "d", documents.moment(date.fromisoformat(ISSUE)))
+        weasyprint_parses = documents.renderer().output(*args)
+        placed = documents.renderer().output(*args, paths=(context["qr_path"],))
+        assert placed.pdf == weasyprint_parses.pdf, lang
+        assert context["qr_path"].count("z") > 100  # a real QR code was placed, not an empty path
+
+
+def test_path_operators_by_hand():
+    from footprint.documents import vector
+
+    assert vector.operators("M4 4h7v1h-7zM13 5h1.5v1h-1.5z") == [
+        b"0 0 m", b"4 4 m", b"11 4 l", b"11 5 l", b"4 5 l", b"h",
+        b"13 5 m", b"14.5 5 l", b"14.5 6 l", b"13 6 l", b"h"]
+    with pytest.raises(ValueError, match="not one the renderer draws"):
+        vector.operators("M0 0L3 3z")
+
+
+@needs_poppler
+def test_laid_out_text_is_the_text_in_the_pdf(computed, issuer_file, tmp_path):
+    """The demo check reads the text the renderer laid out (no PDF parsing): each of its lines is in
+    pdftotext's output (in content order: -raw keeps the rotated watermark's words together), and
+    DEMO — NOT A VALID CERTIFICATION is there exactly when the issuer is a demo."""
+    from footprint.certificates import document as certificate_document
+    from footprint.certificates.issuing import DEMO_TEXT
+    from footprint.registry.certificate import draft
+    from footprint.registry.issuer import load_issuer
+
+    park, results = computed
+    issuer = load_issuer(issuer_file)
+    for demo in (True, False):
+        cert = draft(results, "profile", issuer.model_copy(update={"demo": demo}), date.fromisoformat(ISSUE))
+        doc = certificate_document.render_certificate(results, cert, "zh-en", park.park.country)
+        (tmp_path / "c.pdf").write_bytes(doc.pdf)
+        in_pdf = "".join(subprocess.run(["pdftotext", "-raw", "-enc", "UTF-8", str(tmp_path / "c.pdf"), "-"],
+                                        capture_output=True, text=True, check=True).stdout.split())
+        lines = ["".join(line.split()) for line in doc.text.splitlines() if line.strip()]
+        assert len(lines) > 100
+        assert [line for line in lines if line not in in_pdf] == []
+        assert (DEMO_TEXT in doc.text.replace("\n", " ")) is demo
+
+
 def test_validity_is_capped_and_configurable(computed, issuer_file, tmp_path):
     from footprint.registry.certificate import CertificateError, draft
     from footprint.registry.issuer import IssuerConfigError, load_issuer

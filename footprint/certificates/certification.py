@@ -192,7 +192,7 @@ def issue(park: ParkData, issuer: Issuer, results: Results, out_dir: str | Path,
                 p = results.product(cert.product_id)
                 valid_from, valid_until = issuing.validity(cert.valid_from, cert.valid_until)
                 box = SignatureBox(doc.signature_box[0], doc.signature_box[1]) if doc.signature_box else None
-                return issuing.Document(pdf=doc.pdf, data_sha256=doc.sha256, box=box, facts={
+                return issuing.Document(pdf=doc.pdf, data_sha256=doc.sha256, box=box, text=doc.text, facts={
                     "product_id": p.product_id, "product_name": p.name, "holder": p.enterprise,
                     "holder_id": p.enterprise_id, "facility": p.facility, "unit": p.unit, "total": p.total,
                     "fossil": p.fossil, "biogenic": p.biogenic, "luc": p.luc,

@@ -39,10 +39,11 @@ def render_certificate(results: Results, certificate: Certificate, lang: str = "
     data = data_file(results, certificate, country, region)
     digest = hashlib.sha256(data).hexdigest()
     context = certificate_context(results, certificate, lang, digest)
-    pdf, box = renderer().pdf("certificate.html.j2", context, data, DATA_FILE,
-                              "PACT v3.0.3 ProductFootprint of this certificate, with footprint's calculation data",
-                              moment(certificate.issue_date))
-    return Rendered(pdf=pdf, data=data, sha256=digest, number=certificate.number, signature_box=box)
+    out = renderer().output("certificate.html.j2", context, data, DATA_FILE,
+                            "PACT v3.0.3 ProductFootprint of this certificate, with footprint's calculation data",
+                            moment(certificate.issue_date), paths=(context["qr_path"],))
+    return Rendered(pdf=out.pdf, data=data, sha256=digest, number=certificate.number,
+                    signature_box=out.signature_box, text=out.text)
 
 
 def render_summary(results: Results, issuer: Issuer, issue_date: date, lang: str = "zh-en") -> Rendered:

@@ -1,0 +1,86 @@
+"""Large SVG paths (the QR code) drawn after layout, into the operators WeasyPrint would write.
+
+WeasyPrint parses SVG path data in Python, one regular expression and several float conversions
+per command: a QR code's ~3,000 commands cost ~45 ms a certificate. The renderer lays the page out
+with a one-point marker path in its place and, before the PDF is written, puts this module's
+operators where the marker's are. They are the operators WeasyPrint writes for the same path data
+(``tests/test_documents.py`` compares the two PDFs byte for byte), so the printed page, the PDF's
+bytes and what reads the QR code from the PDF's vector path all stay as they were.
+
+Only the commands a QR path uses are understood: ``M`` (absolute), ``h``, ``v`` (relative), ``z``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+_COMMAND = re.compile(r"([A-Za-z])([^A-Za-z]*)")
+
+
+def _number(value: float) -> bytes:
+    """A coordinate as pydyf writes it (integers without a decimal point, others without trailing zeros)."""
+    return str(int(value)).encode() if value.is_integer() else f"{value:f}".rstrip("0").encode()
+
+
+def operators(d: str) -> list[bytes]:
+    """The PDF path operators WeasyPrint 70 writes for path data ``d`` (M/h/v/z only), one per item."""
+    out = [b"0 0 m"]  # WeasyPrint starts every path with a move to the origin
+    x = y = 0.0
+    start: tuple[float, float] | None = None
+    for letter, args in _COMMAND.findall(d):
+        values = [float(v) for v in args.replace(",", " ").split()]
+        if letter == "M" and len(values) == 2:
+            x, y = values
+            start = None
+            out.append(b"%s %s m" % (_number(x), _number(y)))
+        elif letter in "hv" and len(values) == 1:
+            if start is None:
+                start = (x, y)
+            if letter == "h":
+                x += values[0]
+            else:
+                y += values[0]
+            out.append(b"%s %s l" % (_number(x), _number(y)))
+        elif letter in "zZ" and not values:
+            if start is not None:
+                out.append(b"h")
+                x, y = start
+                start = None
+        else:
+            raise ValueError(f"path command {letter}{args!r} is not one the renderer draws itself (M, h, v, z)")
+    return out
+
+
+def marker(n: int) -> str:
+    """Path data standing in for the ``n``-th placed path during layout: one move to an odd point."""
+    return f"M0.123457 {n}.654321z"
+
+
+def marker_operator(n: int) -> bytes:
+    """The operator the marker leaves in the page's content stream."""
+    return b"0.123457 %s m" % _number(n + 0.654321)
+
+
+def swap(html: str, d: str, replacement: str) -> str:
+    """``html`` with the one path whose data is ``d`` given ``replacement`` instead."""
+    attribute = f'd="{d}"'
+    if html.count(attribute) != 1:
+        raise ValueError(f"the page has {html.count(attribute)} paths with the data to place, not one")
+    return html.replace(attribute, f'd="{replacement}"')
+
+
+def place(pdf: Any, placed: dict[bytes, list[bytes]]) -> None:
+    """Put each marker's path operators in place in the pydyf document's content streams."""
+    import pydyf
+
+    found: list[tuple[Any, int]] = []
+    for obj in pdf.objects:
+        if isinstance(obj, pydyf.Stream) and placed:
+            items = obj.stream
+            found += [(obj, i) for i in range(1, len(items))
+                      if isinstance(items[i], bytes) and items[i] in placed and items[i - 1] == b"0 0 m"]
+    if sorted(obj.stream[i] for obj, i in found) != sorted(placed):
+        raise ValueError(f"{len(placed)} path(s) to place, {len(found)} marker(s) in the drawn pages")
+    for obj, i in reversed(found):  # from the end, so the earlier positions stay valid
+        obj.stream[i - 1:i + 1] = [b"\n".join(placed[obj.stream[i]])]
