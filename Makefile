@@ -61,3 +61,4 @@ test: install
 bench: install
 	$(BIN)/python benchmarks/bench_engine.py
 	$(BIN)/python benchmarks/bench_signing.py
+	$(BIN)/python benchmarks/bench_certificates.py
