@@ -84,6 +84,13 @@ def client():
         yield c
 
 
+@pytest.fixture(scope="module")
+def workers_root(tmp_path_factory) -> str:
+    """The worker data directories of the module's cluster: a worker process imports bw2data once, at
+    its first data directory, so every test on the same cluster must give the same root."""
+    return str(tmp_path_factory.mktemp("workers"))
+
+
 def test_monte_carlo_same_numbers_on_one_process_and_two_workers(tmp_path, project, client):
     """The same seed gives identical distributions in one process and with chunks spread over 2 workers,
     and both are the draws of SeedSequence(seed).spawn(k), chunk by chunk, recomputed here with numpy."""
@@ -119,9 +126,7 @@ def test_monte_carlo_same_numbers_on_one_process_and_two_workers(tmp_path, proje
     assert (u.p2_5, u.p97_5) == pytest.approx((np.percentile(draws, 2.5), np.percentile(draws, 97.5)), rel=1e-12)
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.skip(
-    reason="known failure, open: on PostgreSQL the kill watcher never sees a worker mid-park "
-           "('no worker was caught mid-park'); the SQLite variant covers the kill and rerun"))])
+@pytest.fixture(params=["sqlite", "postgresql"])
 def registry_url(request, tmp_path) -> str:
     """The one registry the workers issue through: SQLite on one machine, PostgreSQL for a cluster."""
     if request.param == "sqlite":
@@ -131,7 +136,8 @@ def registry_url(request, tmp_path) -> str:
     return _postgres_url()
 
 
-def test_killed_worker_loses_nothing_and_duplicates_no_certificate(tmp_path, project, client, registry_url):
+def test_killed_worker_loses_nothing_and_duplicates_no_certificate(tmp_path, project, client, registry_url,
+                                                                     workers_root):
     """A worker killed (SIGKILL) after its park's first certificate: the scheduler reruns the park on a
     fresh worker, which keeps the certificate already issued and issues the other; one per product."""
     from footprint.registry.records import Registry
@@ -146,7 +152,7 @@ def test_killed_worker_loses_nothing_and_duplicates_no_certificate(tmp_path, pro
     with Registry(url) as registry:
         since = audit_head(registry)
     out = tmp_path / "out"
-    jobs = [Job("certify", str(p), str(out), workers_root=str(tmp_path / "workers"), template=str(project),
+    jobs = [Job("certify", str(p), str(out), workers_root=workers_root, template=str(project),
                 day=date(2026, 3, 1), lang="en", issuer=str(ROOT / "inventories" / "demo-issuer.yaml"),
                 key_home=str(project), registry_url=url, self_declared=True, backdate=True, since_seq=since)
             for p in parks]
@@ -154,11 +160,12 @@ def test_killed_worker_loses_nothing_and_duplicates_no_certificate(tmp_path, pro
 
     keys.default_key(project)  # the demo key, made once before the workers read it
     killed: dict = {}
+    finished = threading.Event()
 
     def kill_first_issuer() -> None:
         with Registry(url) as registry:
             deadline = time.time() + 300
-            while time.time() < deadline and not killed:
+            while time.time() < deadline and not killed and not finished.is_set():
                 for record in registry.records():
                     for address, tasks in client.processing().items():
                         if any(record.park.replace("batch-", "") in str(t) for t in tasks):
@@ -170,9 +177,12 @@ def test_killed_worker_loses_nothing_and_duplicates_no_certificate(tmp_path, pro
 
     watcher = threading.Thread(target=kill_first_issuer)
     watcher.start()
-    outcomes = run_batch(client, jobs)
-    watcher.join()
-    assert killed, "no worker was caught mid-park"
+    try:
+        outcomes = run_batch(client, jobs)
+    finally:
+        finished.set()
+        watcher.join()
+    assert killed, ("no worker was caught mid-park", [o.error for o in outcomes if not o.ok])
     assert all(o.ok for o in outcomes), [o.error for o in outcomes]
     with Registry(url) as registry:
         records = [r for r in registry.records() if r.park.startswith("batch-kill-")]
