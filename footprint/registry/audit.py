@@ -38,7 +38,8 @@ from footprint.registry.seal import Seal
 
 GENESIS = "0" * 64
 #: modules whose ``@replays``/``@reads`` functions audit verify needs (imported on first use)
-REPLAY_MODULES = ["footprint.registry.records", "footprint.registry.reviewers", "footprint.registry.users"]
+REPLAY_MODULES = ["footprint.registry.records", "footprint.registry.reviewers", "footprint.registry.users",
+                  "footprint.registry.requests"]
 
 
 def _canonical(obj: object) -> bytes:
@@ -262,6 +263,14 @@ def verify(session: Session, seal: Seal | None, witnessed: tuple[int, str] | Non
     problems.extend(state.problems)
     problems.extend(compare(state, snapshot(session)))
     return ChainReport(count, prev, problems, seal.fingerprint if seal else None, unsigned)
+
+
+def newest(session: Session, limit: int, before: int | None = None) -> list[Entry]:
+    """The latest ``limit`` entries (before sequence number ``before``), newest first, as a log page lists them."""
+    query = select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(limit)
+    if before is not None:
+        query = query.where(AuditEntry.seq < before)
+    return [parse(e) for e in session.execute(query).scalars()]
 
 
 def subject_entries(session: Session, subject: str) -> list[AuditEntry]:

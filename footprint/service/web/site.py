@@ -18,7 +18,7 @@ from footprint.registry.users import User
 from footprint.service.web import i18n, jobs, sessions
 from footprint.service.web.sessions import LoginRequired, PageError, csrf, render, require
 
-PAGES = ["footprint.service.web.manufacturer"]
+PAGES = ["footprint.service.web.manufacturer", "footprint.service.web.reviewer", "footprint.service.web.issuer"]
 START = {"manufacturer": "/parks", "reviewer": "/review", "issuer": "/issue", "admin": "/admin/users"}
 router = APIRouter()
 
