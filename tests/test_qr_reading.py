@@ -166,3 +166,24 @@ def test_a_code_painted_over_is_not_read_and_one_drawn_module_by_module_falls_ba
     modules = _saved(doc)
     assert verification.located_qr_payloads(modules, {digest}) is None
     assert verification.document_qr_payloads(modules, {digest}) == [payload] == verification.qr_payloads(modules)
+
+
+@pytest.mark.parametrize("text", [b"<48656C6C6F>", b"<feff00480069>", b"<>", b"<486>", b"<" + b"a0" * 7000 + b">",
+                                  b"<48 65\n6C>", b"<48%comment>\n65>", b"<48G5>", b"<4865", b"<48>>"])
+def test_hex_strings_read_in_one_step_read_as_pyhanko_reads_them(text):
+    """The signature's /Contents is read in one step (verify's signature check was half hex-digit reading);
+    every string reads as pyHanko's own reader reads it: value, type, position after it, or error."""
+    from pyhanko.pdf_utils import generic
+
+    verification._fast_hex_strings()
+    assert generic.read_hex_string_from_stream is verification._read_hex_string
+
+    def read(reader):  # noqa: ANN001, ANN202
+        stream = io.BytesIO(text + b" 0 obj")
+        try:
+            value = reader(stream)
+        except Exception as e:  # noqa: BLE001 - the error is what is compared
+            return type(e)
+        return type(value), value, stream.tell()
+
+    assert read(verification._read_hex_string) == read(verification._pyhanko_read_hex)

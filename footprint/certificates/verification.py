@@ -28,7 +28,9 @@ warning.
 
 from __future__ import annotations
 
+import binascii
 import datetime as dt
+import functools
 import hashlib
 import io
 import re
@@ -345,12 +347,55 @@ def load_export(path: Path, roots: list[x509.Certificate]) -> ExportSource:
 
 
 def _validation_context(roots: list[x509.Certificate], moment: dt.datetime | None):
-    from asn1crypto import x509 as asn1_x509
     from cryptography.hazmat.primitives import serialization
     from pyhanko_certvalidator import ValidationContext
 
-    trust = [asn1_x509.Certificate.load(r.public_bytes(serialization.Encoding.DER)) for r in roots]
-    return ValidationContext(trust_roots=trust, allow_fetching=False, revocation_mode="soft-fail", moment=moment)
+    trust = _asn1_roots(tuple(r.public_bytes(serialization.Encoding.DER) for r in roots))
+    return ValidationContext(trust_roots=list(trust), allow_fetching=False, revocation_mode="soft-fail",
+                             moment=moment)
+
+
+@functools.lru_cache(maxsize=16)
+def _asn1_roots(ders: tuple[bytes, ...]) -> tuple:
+    """The roots as pyHanko's certificates, parsed once per process: their names, prepared for
+    comparison on first use (LDAP string preparation), stay prepared."""
+    from asn1crypto import x509 as asn1_x509
+
+    return tuple(asn1_x509.Certificate.load(der) for der in ders)
+
+
+_HEX_STRING = re.compile(rb"<([0-9A-Fa-f]*)>")
+_HEX_CHUNK = 1 << 20
+_pyhanko_read_hex = None
+
+
+def _read_hex_string(stream):  # noqa: ANN001, ANN202 - pyHanko's stream and string object
+    """pyHanko's hex-string reader, in one step when the string is hex digits only (up to 1 MiB).
+
+    A signature's ``/Contents`` is ~13,000 hex digits, which pyHanko reads one byte per call: 10 ms of
+    each verify. Anything else between ``<`` and ``>`` (whitespace, a comment, a bad character, no ``>``)
+    is read by pyHanko's own reader, so the result and the errors are pyHanko's.
+    """
+    from pyhanko.pdf_utils.generic import pdf_string
+
+    start = stream.tell()
+    match = _HEX_STRING.match(stream.read(_HEX_CHUNK))
+    if match is None:
+        stream.seek(start)
+        return _pyhanko_read_hex(stream)  # type: ignore[misc]
+    stream.seek(start + match.end())
+    digits = match.group(1)
+    return pdf_string(binascii.unhexlify(digits + b"0" if len(digits) % 2 else digits))
+
+
+def _fast_hex_strings() -> None:
+    """Have pyHanko's object reader use :func:`_read_hex_string` (once per process)."""
+    global _pyhanko_read_hex
+    from pyhanko.pdf_utils import generic
+
+    if _pyhanko_read_hex is None:
+        _pyhanko_read_hex = generic.read_hex_string_from_stream
+        generic.read_hex_string_from_stream = _read_hex_string
 
 
 def _check_signature(pdf: bytes, roots: list[x509.Certificate], verdict: Verdict, now: dt.datetime) -> None:
@@ -359,6 +404,7 @@ def _check_signature(pdf: bytes, roots: list[x509.Certificate], verdict: Verdict
     from pyhanko.sign.validation import validate_pdf_signature
     from pyhanko.sign.validation.status import SignatureCoverageLevel
 
+    _fast_hex_strings()
     try:
         reader = PdfFileReader(io.BytesIO(pdf), strict=False)
         sigs, stamps = reader.embedded_regular_signatures, reader.embedded_timestamp_signatures
