@@ -58,7 +58,11 @@ test: install
 	$(BIN)/ruff check footprint tests benchmarks
 	$(BIN)/pytest -q
 
+# Speed (README "Speed", benchmarks/README.md): each benchmark against its named baseline measured in the
+# same run, wall and CPU time, sizes, peak memory; all in one throwaway data directory (make bench BENCH_HOME=DIR).
+BENCH_HOME ?= /tmp/footprint-bench-home
+BENCHES := bench_engine.py bench_certificates.py bench_verify.py bench_signing.py
+
 bench: install
-	$(BIN)/python benchmarks/bench_engine.py
-	$(BIN)/python benchmarks/bench_signing.py
-	$(BIN)/python benchmarks/bench_certificates.py
+	@set -e; for b in $(BENCHES); do echo "== benchmarks/$$b --home $(BENCH_HOME)"; \
+	  $(BIN)/python benchmarks/$$b --home "$(BENCH_HOME)"; done
