@@ -142,3 +142,24 @@ def test_an_unusable_key_stops_certify_before_anything_is_issued(cli, park_dir, 
     trusted = runner.invoke(app, ["verify", str(pdf), "--trust", str(tmp_path / "ca.pem")])
     assert trusted.exit_code == 0, trusted.output
     assert home.resolve().exists()
+
+
+def test_certify_with_two_workers_issues_each_product_once_in_order(cli, park_dir, tmp_path):
+    """``--workers 2``: two forked processes issue into one registry; every product gets one signed,
+    recorded certificate, each verifies, and the listing is in product order like one process's."""
+    from footprint.registry.records import Registry
+
+    cli("keys", "demo")
+    out = tmp_path / "certs"
+    listing = cli("certify", str(park_dir), "--issuer", ISSUER, "--out", str(out), "--issue-date", "2026-03-01",
+                  "--backdate", "--self-declared", "--workers", "2")
+    lines = [line.split() for line in listing.splitlines() if line.startswith(str(out))]
+    assert [line[2] for line in lines] == ["profile", "power"]  # park order: outputs.csv lists profile first
+    numbers = [line[1] for line in lines]
+    assert len(set(numbers)) == 2
+    with Registry(f"sqlite:///{tmp_path / 'registry.sqlite'}") as registry:
+        assert sorted(r.number for r in registry.records()) == sorted(numbers)
+    for path, number in zip((Path(line[0]) for line in lines), numbers, strict=True):
+        assert path.name.endswith(f"_{number}.pdf") and not list(out.glob("*.pending"))
+        verdict = cli("verify", str(path))
+        assert "VALID" in verdict and number in verdict

@@ -137,7 +137,7 @@ def issue(park: ParkData, issuer: Issuer, results: Results, out_dir: str | Path,
           products: Iterable[str] = (), lang: str | None = None, issue_date: date | None = None,
           tsa_url: str | None = None, registry: Registry | None = None, step: Step = lambda _: None,
           reviews: dict[str, certificates.Review] | None = None, backdate: bool = False,
-          tsa_roots: list | None = None) -> list[Issued]:
+          tsa_roots: list | None = None, workers: int = 1) -> list[Issued]:
     """Sign and register each product's certificate: reserve number → render → sign → write → record.
 
     ``reviews`` holds each product's approving review; without them every certificate is issued
@@ -148,11 +148,14 @@ def issue(park: ParkData, issuer: Issuer, results: Results, out_dir: str | Path,
     first number is reserved, and what killed runs left behind is recovered first. A demo key makes
     the issuer a demo issuer, so the document says DEMO. An issue date before today is refused unless
     ``backdate`` (``certify --backdate``), and is then recorded as back-dated.
+
+    ``workers`` > 1 issues the products in that many forked processes (one per core: rendering is
+    CPU-bound), each with its own registry connection and renderer, taking every ``workers``-th
+    product. A failure stops its own process's share; the others finish theirs, then the first
+    error is raised. The list comes back in product order either way.
     """
     from footprint import documents
-    from footprint.certificates import document as certificate_document
     from footprint.certificates import issuing
-    from footprint.certificates.signing import DocumentSigner, SignatureBox
     from footprint.registry.records import Registry as _Registry
 
     lang = lang or default_lang(park)
@@ -172,45 +175,119 @@ def issue(park: ParkData, issuer: Issuer, results: Results, out_dir: str | Path,
         refuse_negative(results, wanted)
     drafts = [d.model_copy(update={"review": reviews[d.product_id]} if reviews is not None else {"self_declared": True})
               for d in drafts]
-    signer = DocumentSigner(key, tsa_url, tsa_roots=tsa_roots)
     own = registry is None
     if registry is None:
         from footprint.engine import home
 
         registry = _Registry.open(home.resolve())
-    issued: list[Issued] = []
+    job = _Job(park, issuer, results, Path(out_dir), key, tsa_url, tsa_roots, lang, issue_date,
+               issue_date < today, drafts, registry)
     try:
         issuing.recover(registry)
+        if workers > 1 and len(drafts) > 1:
+            step(f"Issuing {len(drafts)} certificates in {workers} processes")
+            return _in_workers(job, workers)
+        signer = job.signer()
+        issued: list[Issued] = []
         for n, draft in enumerate(drafts, 1):
             step(f"Issuing {n}/{len(drafts)}: {draft.product_id}")
-
-            def render(reservation, draft=draft):  # noqa: ANN001, ANN202 - issuing.Reservation → issuing.Document
-                cert = draft.model_copy(update={"number": reservation.number, "status": "active",
-                                                "supersedes": tuple(registry.predecessors(results.park,
-                                                                                          draft.product_id))})
-                doc = certificate_document.render_certificate(results, cert, lang, park.park.country, park.park.region)
-                p = results.product(cert.product_id)
-                valid_from, valid_until = issuing.validity(cert.valid_from, cert.valid_until)
-                box = SignatureBox(doc.signature_box[0], doc.signature_box[1]) if doc.signature_box else None
-                return issuing.Document(pdf=doc.pdf, data_sha256=doc.sha256, box=box, text=doc.text, facts={
-                    "product_id": p.product_id, "product_name": p.name, "holder": p.enterprise,
-                    "holder_id": p.enterprise_id, "facility": p.facility, "unit": p.unit, "total": p.total,
-                    "fossil": p.fossil, "biogenic": p.biogenic, "luc": p.luc,
-                    "primary_data_share": p.primary_data_share, "period_start": results.period.start.isoformat(),
-                    "period_end": results.period.end.isoformat(), "valid_from": valid_from,
-                    "valid_until": valid_until, "scheme": issuer.scheme,
-                    "surveillance_due": documents.moment(cert.surveillance_due) if cert.surveillance_due else None,
-                    "pact_json": doc.data.decode("utf-8"), "self_declared": cert.review is None,
-                    "review": {**cert.review.model_dump(mode="json", exclude={"entry"}), **(cert.review.entry or {})}
-                    if cert.review else None, "backdated": issue_date < today})
-
-            issued.append(issuing.issue(registry, signer, results.park, Path(out_dir), render,
-                                        file_name=lambda r, pid=draft.product_id: f"{pid}_{r.number}.pdf",
-                                        year=issue_date.year, prefix=issuer.number_prefix))
+            issued.append(job.issue_one(registry, signer, draft))
+        return issued
     finally:
         if own:
             registry.close()
-    return issued
+
+
+@dataclass(frozen=True)
+class _Job:
+    """What every certificate of one ``issue`` call shares (handed to forked workers as it is)."""
+
+    park: ParkData
+    issuer: Issuer
+    results: Results
+    out_dir: Path
+    key: SigningKey
+    tsa_url: str | None
+    tsa_roots: list | None
+    lang: str
+    issue_date: date
+    backdated: bool
+    drafts: list[certificates.Certificate]
+    registry: Registry
+
+    def signer(self):  # noqa: ANN201 - signing.DocumentSigner
+        from footprint.certificates.signing import DocumentSigner
+
+        return DocumentSigner(self.key, self.tsa_url, tsa_roots=self.tsa_roots)
+
+    def issue_one(self, registry: Registry, signer, draft: certificates.Certificate) -> Issued:  # noqa: ANN001
+        """One certificate, all or nothing (``issuing.issue``)."""
+        from footprint import documents
+        from footprint.certificates import document as certificate_document
+        from footprint.certificates import issuing
+        from footprint.certificates.signing import SignatureBox
+
+        results, park = self.results, self.park
+
+        def render(reservation):  # noqa: ANN001, ANN202 - issuing.Reservation → issuing.Document
+            cert = draft.model_copy(update={"number": reservation.number, "status": "active",
+                                            "supersedes": tuple(registry.predecessors(results.park,
+                                                                                      draft.product_id))})
+            doc = certificate_document.render_certificate(results, cert, self.lang, park.park.country,
+                                                          park.park.region)
+            p = results.product(cert.product_id)
+            valid_from, valid_until = issuing.validity(cert.valid_from, cert.valid_until)
+            box = SignatureBox(doc.signature_box[0], doc.signature_box[1]) if doc.signature_box else None
+            return issuing.Document(pdf=doc.pdf, data_sha256=doc.sha256, box=box, text=doc.text, facts={
+                "product_id": p.product_id, "product_name": p.name, "holder": p.enterprise,
+                "holder_id": p.enterprise_id, "facility": p.facility, "unit": p.unit, "total": p.total,
+                "fossil": p.fossil, "biogenic": p.biogenic, "luc": p.luc,
+                "primary_data_share": p.primary_data_share, "period_start": results.period.start.isoformat(),
+                "period_end": results.period.end.isoformat(), "valid_from": valid_from,
+                "valid_until": valid_until, "scheme": self.issuer.scheme,
+                "surveillance_due": documents.moment(cert.surveillance_due) if cert.surveillance_due else None,
+                "pact_json": doc.data.decode("utf-8"), "self_declared": cert.review is None,
+                "review": {**cert.review.model_dump(mode="json", exclude={"entry"}), **(cert.review.entry or {})}
+                if cert.review else None, "backdated": self.backdated})
+
+        return issuing.issue(registry, signer, results.park, self.out_dir, render,
+                             file_name=lambda r: f"{draft.product_id}_{r.number}.pdf",
+                             year=self.issue_date.year, prefix=self.issuer.number_prefix)
+
+
+_forked: list[_Job] = []  # the job a forked worker inherits (a signing key cannot be pickled, nor need be)
+
+
+def _in_workers(job: _Job, workers: int) -> list[Issued]:
+    """Issue ``job``'s drafts in ``workers`` forked processes; in draft order, or the first error."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    shares = [list(range(i, len(job.drafts), workers)) for i in range(workers)]
+    _forked[:] = [job]
+    try:
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+            futures = [pool.submit(_issue_share, share) for share in shares if share]
+            outcomes = [f.exception() or f.result() for f in futures]
+    finally:
+        _forked.clear()
+    if errors := [o for o in outcomes if isinstance(o, BaseException)]:
+        raise errors[0]
+    issued: dict[int, Issued] = {}
+    for share, done in zip(shares, outcomes, strict=False):
+        issued.update(zip(share, done, strict=True))
+    return [issued[i] for i in range(len(job.drafts))]
+
+
+def _issue_share(indices: list[int]) -> list[Issued]:
+    """A worker: its own registry connection (the parent's stay the parent's), signer and renderer."""
+    from footprint.registry.records import Registry as _Registry
+
+    job = _forked[0]
+    job.registry.engine.dispose(close=False)
+    with _Registry(job.registry.url, job.registry.home) as registry:
+        signer = job.signer()
+        return [job.issue_one(registry, signer, job.drafts[i]) for i in indices]
 
 
 def issue_reviewed(park_dir: str | Path, issuer_file: str | Path | None, out_dir: str | Path, key: SigningKey,

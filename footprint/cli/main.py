@@ -221,6 +221,9 @@ def certify(
     backdate: Annotated[bool, typer.Option(
         "--backdate", help="Allow an --issue-date before today; the registry records the certificate as "
                            "back-dated.")] = False,
+    workers: Annotated[int, typer.Option(
+        "--workers", min=1, help="Processes that render, sign and record certificates side by side (one per "
+                                 "core); each certificate is still all or nothing.")] = 1,
 ) -> None:
     """Compute a park and issue each product's certificate: PDF/A-3b, signed (PAdES), registered."""
     from footprint.certificates import certification
@@ -237,13 +240,14 @@ def certify(
                     issued = certification.issue_reviewed(
                         park_dir, issuer, out_dir, signing_key, registry, product or (), lang, day,
                         step=lambda s: status.update(s), tsa_url=tsa, backdate=backdate,
-                        tsa_roots=_tsa_roots(tsa_root) if tsa else None)
+                        tsa_roots=_tsa_roots(tsa_root) if tsa else None, workers=workers)
             else:
                 park, body, results = certification.prepare(park_dir, issuer, step=lambda s: status.update(s))
                 if signing_key is not None:
                     issued = certification.issue(park, body, results, out_dir, signing_key, product or (), lang,
                                                  day, tsa_url=tsa, step=lambda s: status.update(s),
-                                                 backdate=backdate, tsa_roots=_tsa_roots(tsa_root) if tsa else None)
+                                                 backdate=backdate, tsa_roots=_tsa_roots(tsa_root) if tsa else None,
+                                                 workers=workers)
                 else:
                     written = certification.certify(park, body, results, out_dir, product or (), lang, day,
                                                     step=lambda s: status.update(s))
