@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import multiprocessing
 import os
 import resource
 import shutil
@@ -94,8 +95,9 @@ def _children_cpu() -> float:
 _state: dict = {}
 
 
-def _warm(park_json: str, results_json: str, home: str) -> None:
-    """A pool worker's start: imports, park and results, key, renderer (not timed)."""
+def _warm(park_json: str, results_json: str, home: str, barrier) -> None:  # noqa: ANN001 - multiprocessing.Barrier
+    """A pool worker's start: imports, park and results, key, renderer (not timed); then it waits for the
+    others, so no worker takes two shares while another is still starting."""
     os.environ["FOOTPRINT_HOME"] = home
     from footprint.certificates import certification, keys  # noqa: F401 - imported to be warm
     from footprint.documents import renderer
@@ -104,6 +106,7 @@ def _warm(park_json: str, results_json: str, home: str) -> None:
     _state.update(park=ParkData.model_validate_json(park_json), results=Results.model_validate_json(results_json),
                   key=keys.default_key(Path(home)))
     renderer()
+    barrier.wait()
 
 
 def _issue_share(products: list[str], out: str, url: str) -> tuple[int, float, float, float]:
@@ -117,11 +120,6 @@ def _issue_share(products: list[str], out: str, url: str) -> tuple[int, float, f
         issued = certification.issue(_state["park"], load_issuer(ISSUER), _state["results"], out, _state["key"],
                                      products, issue_date=ISSUE, registry=registry, backdate=True)
     return len(issued), started, time.time(), _cpu() - cpu
-
-
-def _ready(_: int) -> int:
-    time.sleep(0.3)  # long enough that every worker takes one: all have started and warmed
-    return os.getpid()
 
 
 def main() -> None:
@@ -197,9 +195,10 @@ def main() -> None:
     url = f"sqlite:///{work / 'pool.sqlite'}"
     Registry(url).close()
     shares = [ids[i:: args.workers] for i in range(args.workers)]
-    with ProcessPoolExecutor(args.workers, initializer=_warm,
-                             initargs=(park.model_dump_json(), results.model_dump_json(), str(home))) as pool:
-        pids = set(pool.map(_ready, range(args.workers)))
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(args.workers, mp_context=context, initializer=_warm,
+                             initargs=(park.model_dump_json(), results.model_dump_json(), str(home),
+                                       context.Barrier(args.workers))) as pool:
         done = list(pool.map(_issue_share, shares, [str(work / "pool")] * args.workers, [url] * args.workers))
     pool_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     pool_wall = max(d[2] for d in done) - min(d[1] for d in done)
@@ -213,7 +212,7 @@ def main() -> None:
     print(f"  one process                            {single_wall:7.1f} {single_cpu:7.1f} {n / single_wall:11.2f}"
           f" {n / single_cpu:10.2f}   {1000 * single_cpu / n:7.0f} ms = {single_cpu / n / baseline_cpu:.2f}× "
           f"baseline {single_peak:8.0f}")
-    print(f"  pool of {len(pids)} warm workers                {pool_wall:7.1f} {pool_cpu:7.1f} "
+    print(f"  pool of {args.workers} warm workers                {pool_wall:7.1f} {pool_cpu:7.1f} "
           f"{n / pool_wall:11.2f} {n / pool_cpu:10.2f}   {1000 * pool_cpu / n:7.0f} ms = "
           f"{pool_cpu / n / baseline_cpu:.2f}× baseline {pool_peak:8.0f} (largest worker)")
     goal = 20
