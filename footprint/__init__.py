@@ -1,7 +1,7 @@
 """footprint — product carbon footprints for industrial parks, from supplier rows to certificates.
 
 The scripting API (see README): ``load_park`` reads and validates a park folder, ``compute``
-builds its Brightway database and returns every product's footprint.
+computes every product's footprint and writes its Brightway database.
 """
 
 from __future__ import annotations
@@ -24,7 +24,8 @@ def load_park(folder: str | Path) -> ParkData:
 
 
 def compute(park: ParkData | str | Path, home: str | Path | None = None) -> Results:
-    """Build the park's Brightway database in the data directory and compute every product."""
+    """Compute every product, and write the park's Brightway database in the data directory (when its
+    content changed) for scripts that go on with bw2calc or Activity Browser."""
     from footprint.engine import home as _home
 
     _home.activate(home)
@@ -32,4 +33,4 @@ def compute(park: ParkData | str | Path, home: str | Path | None = None) -> Resu
 
     if not hasattr(park, "park"):
         park = load_park(park)
-    return compute_park(park)
+    return compute_park(park, write_database=True)

@@ -45,7 +45,7 @@ def test_many_input_rows_give_exact_totals_and_one_database_exchange_per_target(
         outputs=[{"product_id": f"p{k}", "facility_id": f"f{k}", "unit": "kg", "amount": 1000}
                  for k in range(facilities)],
         inputs=inputs, factors=[{"code": f"m{k}", "unit": "kg", "fossil": fossil[k]} for k in range(factors)])
-    results = compute_park(load_park(folder))
+    results = compute_park(load_park(folder), write_database=True)  # the database is checked below
     amounts = np.zeros((facilities, factors))
     for n, row in enumerate(inputs):
         amounts[n % facilities, (n // facilities) % factors] += row["amount"]

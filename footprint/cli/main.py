@@ -100,6 +100,9 @@ def calc(
     park_dir: ParkDir,
     json_file: Annotated[Optional[Path], typer.Option("--json", help="Write the results JSON here.")] = None,
     csv_file: Annotated[Optional[Path], typer.Option("--csv", help="Write one CSV row per product here.")] = None,
+    brightway: Annotated[bool, typer.Option(
+        "--brightway", help="Also write the park's Brightway database park:<id> (when its content changed), "
+                            "e.g. to open it in Activity Browser.")] = False,
 ) -> None:
     """Compute the cradle-to-gate footprint of every product of a park (IPCC 2021 GWP100)."""
     from footprint.engine.calculation import compute_park
@@ -108,7 +111,7 @@ def calc(
     try:
         park = _load(park_dir)
         with err.status("Starting") as status:
-            results = compute_park(park, step=lambda s: status.update(s))
+            results = compute_park(park, step=lambda s: status.update(s), write_database=brightway)
     except ParkDataError as e:
         _fail(e)
     except Exception as e:  # noqa: BLE001 - shown cleanly, traceback with --debug

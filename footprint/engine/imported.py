@@ -67,20 +67,17 @@ def background_datasets(fg: Foreground, product_ids: list[str]) -> dict[str, lis
     suppliers and loops), each with the publication it comes from."""
     used = through_suppliers(fg, product_ids,
                              lambda e: e.target if e.kind == "technosphere" and e.target[0] != fg.database else None)
-    described = {key: _describe(fg, key) for keys in used.values() for key in keys}
+    described = {key: _describe(fg, key) for key in set().union(*used.values())}
     return {p: [described[k] for k in sorted(keys)] for p, keys in used.items()}
 
 
 def _describe(fg: Foreground, key: tuple[str, str]) -> BackgroundDataset:
+    """One dataset with its publication, from what linking read (no query per dataset)."""
     target = fg.targets[key]
     ident = identity(key[0])
-    node = bd.get_node(database=key[0], code=key[1])
-    if ident:
-        publication = ident["publication"]
-    else:
-        publication = target.source or node.get("source") or key[0]
+    publication = ident["publication"] if ident else target.source or key[0]
     return BackgroundDataset(database=key[0], code=key[1], name=target.name, unit=target.unit,
-                             location=node.get("geography") or node.get("location") or "", publication=publication)
+                             location=target.location, publication=publication)
 
 
 def recorded_identities(databases_json: dict) -> dict[str, dict]:

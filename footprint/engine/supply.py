@@ -120,6 +120,7 @@ class Shares:
             if o.kind == "product":
                 outs[o.facility_id].append(o.product_id)
         self.allocating = [fid for fid, ps in outs.items() if len(ps) > 1]
+        self.facilities = {f.facility_id: f for f in fg.park.facilities}
         self.outs = outs
         base = 7
         D = np.zeros((n, base + len(self.excl) + len(self.boundary) + len(self.allocating)))
@@ -224,7 +225,7 @@ class Shares:
 
     def _allocations(self, n: int, total: float) -> list[AllocationDisclosure]:
         out = []
-        facilities = {f.facility_id: f for f in self.fg.park.facilities}
+        facilities = self.facilities
         for fid in self.allocating:
             moved = float(self.x[n, self.acol[fid]])
             if total > 0 and abs(moved) > DISCLOSE * total:

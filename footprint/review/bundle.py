@@ -84,7 +84,7 @@ def create(park_dir: Path, out: Path, iterations: int, seed: int) -> tuple[str, 
     from footprint.engine.calculation import compute_park
     from footprint.park.loading import load_park
 
-    results = compute_park(load_park(park_dir), iterations=iterations, seed=seed)
+    results = compute_park(load_park(park_dir), iterations=iterations, seed=seed, write_database=True)
     return write(park_dir, results, out, iterations, seed), results
 
 

@@ -9,7 +9,7 @@ import heapq
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from footprint.engine.background import PARTS, factor_totals
+from footprint.engine.background import factor_totals
 from footprint.engine.calculation import Solution
 from footprint.engine.checks import Finding, review
 from footprint.engine.inventory import Foreground
@@ -138,7 +138,7 @@ def _source_rows(fg: Foreground) -> dict[str, SourceRow]:
 class _SupplyChain:
     """Supply-chain trees of the park's products, read off the solved matrices.
 
-    Every activity's per-unit footprint is already in the solution (``Solution.h``), so a node's
+    Every activity's per-unit footprint is already in the solution (``Solution.network``), so a node's
     cumulative score is its supply amount × h and its children are its matrix column: no LCA and no
     graph traversal per product, so a park of 2,000 products chained 2,000 deep costs milliseconds
     per tree. Branches under ``TREE_CUTOFF`` of the product's total are not expanded and a tree has
@@ -146,20 +146,17 @@ class _SupplyChain:
     """
 
     def __init__(self, fg: Foreground, sol: Solution):
-        self.fg, self.sol = fg, sol
-        self.A = sol.A.tocsc()
-        self.h = sol.h.sum(axis=1)
-        c = sum(sol.cf[part] for part in PARTS)
-        self.direct = sol.lca.biosphere_matrix.T.tocsr() @ c
-        self.node = {col: node for node, col in sol.lca.dicts.activity.items()}
-        self.names: dict[int, tuple[str, str, str]] = {}
+        self.fg = fg
+        self.network = sol.network()
+        self.A, self.h, self.direct = self.network.A, self.network.h, self.network.direct
+        self.names: dict[int, tuple[str, str, str]] = {}  # column → (name, unit, database)
 
     def tree(self, p: ProductResult) -> list[tuple[int, int, float, float, float, bool]]:
         """(depth, column, amount, score, direct, terminal) of each row, depth first, largest first."""
         if p.total == 0:
             return []
         cutoff = TREE_CUTOFF * abs(p.total)
-        root = self.sol.index((self.fg.database, p.product_id))
+        root = self.network.columns[(self.fg.database, p.product_id)]
         nodes = [[0, root, 1.0, float(self.h[root]), float(self.direct[root]), True]]  # one list per row
         children: dict[int, list[int]] = defaultdict(list)
         heap = [(-abs(nodes[0][3]), 0)]
@@ -188,15 +185,10 @@ class _SupplyChain:
         return [tuple(nodes[n]) for n in order]
 
     def rows(self, raw: list[tuple[int, int, float, float, float, bool]]) -> list[TreeNode]:
-        missing = {self.node[col] for _, col, *_ in raw} - set(self.names)
-        if missing:
-            from bw2data.backends import ActivityDataset as AD
-
-            for a in AD.select(AD.id, AD.name, AD.database, AD.data).where(AD.id.in_(sorted(missing))):
-                self.names[a.id] = (a.name, a.data.get("unit", ""), a.database)
+        self.names.update(self.network.describe({col for _, col, *_ in raw} - set(self.names)))
         out = []
         for depth, col, amount, score, direct, terminal in raw:
-            name, unit, database = self.names[self.node[col]]
+            name, unit, database = self.names[col]
             out.append(TreeNode(depth, f"{name} [{database}]", float(amount), unit, float(score), float(direct),
                                 terminal))
         return out
