@@ -262,3 +262,16 @@ def test_method_change_recomputes(tmp_path, project, fresh_process):
     assert after.luc == pytest.approx(before.luc, rel=1e-12)
     assert after.fossil > before.fossil + 5
     assert compute_park(park).product("widget").fossil == pytest.approx(before.fossil, rel=1e-12)
+
+
+def test_contributions_built_without_validation_equal_validated_ones():
+    from footprint.engine.calculation import _contribution
+    from footprint.park.models import Contribution
+
+    built = _contribution("inputs.csv:3", "steel", [1.5, 0.25, -0.0], ["inputs.csv:3", "inputs.csv:9"])
+    valid = Contribution(key="inputs.csv:3", label="steel", total=1.75, fossil=1.5, biogenic=0.25, luc=0.0,
+                         rows=["inputs.csv:3", "inputs.csv:9"])
+    assert built == valid and built.model_dump_json() == valid.model_dump_json()
+    assert built.model_fields_set == valid.model_fields_set
+    built.category = "materials"  # assignment still goes through pydantic
+    assert "category" in built.model_fields_set

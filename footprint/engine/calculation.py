@@ -15,7 +15,6 @@ import threading
 from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from copy import copy
 from dataclasses import dataclass
 
 import numpy as np
@@ -284,18 +283,22 @@ def _num(x: float) -> float:
     return float(x) + 0.0  # no "-0.0" in results
 
 
-def _contribution(key: str, label: str, parts: list[float], **extra) -> Contribution:
-    """One contribution; built without re-validation (its fields are ours), as a park of 200,000 rows has
-    200,000 of them: a copy of a blank one with its values put in (half the time of ``model_construct``)."""
+def _contribution(key: str, label: str, parts: list[float], rows: list[str]) -> Contribution:
+    """One contribution, built without validation (its fields are ours) as pydantic's ``model_construct`` does
+    but in a quarter of its time: a park of 1,000 products has 22,000 of them, one of 200,000 rows 200,000."""
     fossil, biogenic, luc = parts
-    c = copy(_BLANK)
-    c.__dict__.update(key=key, label=label, total=_num(fossil + biogenic + luc), fossil=_num(fossil),
-                      biogenic=_num(biogenic), luc=_num(luc), **extra)
+    c = _new(Contribution)
+    _set(c, "__dict__", {"key": key, "label": label, "total": _num(fossil + biogenic + luc), "fossil": _num(fossil),
+                         "biogenic": _num(biogenic), "luc": _num(luc), "rows": rows, "category": None,
+                         "amount": None, "unit": None, "data_type": None})
+    _set(c, "__pydantic_fields_set__", set(_GIVEN))
+    _set(c, "__pydantic_extra__", None)
+    _set(c, "__pydantic_private__", None)
     return c
 
 
-_BLANK = Contribution.model_construct(key="", label="", total=0.0, fossil=0.0, biogenic=0.0, luc=0.0, rows=[],
-                                      category=None, amount=None, unit=None, data_type=None)
+_new, _set = object.__new__, object.__setattr__
+_GIVEN = ("key", "label", "total", "fossil", "biogenic", "luc", "rows")  # fields_set, as model_construct(**these)
 
 
 def _grouped(items: list[tuple[str, str, list[float], list[str]]]) -> list[Contribution]:

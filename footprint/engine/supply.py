@@ -224,16 +224,17 @@ class Shares:
         return [g for g in GWP_ORDER if g in sets]
 
     def _allocations(self, n: int, total: float) -> list[AllocationDisclosure]:
+        if total <= 0 or not self.allocating:
+            return []
+        moved = self.x[n, [self.acol[fid] for fid in self.allocating]]
         out = []
-        facilities = self.facilities
-        for fid in self.allocating:
-            moved = float(self.x[n, self.acol[fid]])
-            if total > 0 and abs(moved) > DISCLOSE * total:
-                f = facilities[fid]
-                out.append(AllocationDisclosure(
-                    facility_id=fid, facility=f.name, basis=f.allocation or "", reason=f.allocation_reason,
-                    shares={p: self.fg.allocations[p].share for p in self.outs[fid]}, moved=moved,
-                    moved_share=moved / total))
+        for m in np.flatnonzero(np.abs(moved) > DISCLOSE * total):
+            fid = self.allocating[m]
+            f = self.facilities[fid]
+            out.append(AllocationDisclosure(
+                facility_id=fid, facility=f.name, basis=f.allocation or "", reason=f.allocation_reason,
+                shares={p: self.fg.allocations[p].share for p in self.outs[fid]}, moved=float(moved[m]),
+                moved_share=float(moved[m]) / total))
         return sorted(out, key=lambda a: -abs(a.moved))
 
     def _boundary(self, n: int, pid: str, total: float) -> list[BoundaryException]:
