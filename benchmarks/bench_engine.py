@@ -1,28 +1,30 @@
-"""Engine benchmark: every product of a park in one adjoint solve vs. one LCA per product vs. MultiLCA.
+"""Engine benchmark: the in-memory engine against today's path (main before issue 17) and bw2calc's MultiLCA.
 
-Not a test. Builds, in a throwaway data directory, a generated background database of ecoinvent's
-size (default 20,000 activities, 250,000 technosphere exchanges) and generated parks of N products
-linked to it, then times:
+Not a test. Builds, in a throwaway data directory (``--home``), a generated background database of
+ecoinvent's size (default 20,000 activities, 250,000 technosphere exchanges) and generated parks of N
+products linked to it. For each N it runs, each in its own process so that time, CPU and peak memory are
+its own (peak = the process's resident high-water mark, reset after start-up via /proc/self/clear_refs):
 
-- engine end to end: ``footprint.engine.calculation.compute_park(park)`` (project check, linking, writing
-  the park database, matrices, solve, contributions and results of every product);
-- engine solve only: ``calculation.Solution`` (matrices from the written databases + the adjoint
-  solve; wrapped for timing, not changed), and within it ``solve_adjoint`` alone;
-- naive: a new ``bw2calc.LCA({product: 1}, method=...)`` + ``lci()`` + ``lcia()`` per product, on a
-  seeded sample of products; the median × N is an EXTRAPOLATION, and is printed as one;
-- MultiLCA: ``bw2calc.MultiLCA`` with one functional unit per product and the total method, in one
-  run (data packages, matrices, LCI, LCIA), or in chunks of ``--multilca-chunk`` products run one
-  after another (then the time is the measured sum of the chunks, and said so).
+- baseline: ``compute_park`` of main at BASELINE (extracted with ``git archive``), which writes the park
+  database through bw2data on every run, builds the matrices with bw2calc and solves; its first write of
+  the park, as every calc, review and certify did;
+- engine: this checkout's ``compute_park`` in a process that has imported everything and opened the
+  project (a server or batch worker): the first calculation of the park (background footprints read from
+  the data directory's cache), the same park again (unchanged), a changed row (background in memory), the
+  park database written (what review, bundle and ``calc --brightway`` add) and not rewritten; and, in
+  another process, the first calculation with no background cache (the background is solved);
+- MultiLCA: ``bw2calc.MultiLCA`` with one functional unit per product and the total method on the written
+  database (data packages, matrices, LCI, LCIA), and a new ``bw2calc.LCA`` per product for ``--sample``
+  products (the median × N is an EXTRAPOLATION, printed as one).
 
-It checks that the engine's totals equal MultiLCA's (every product) and the naive LCAs' (the
-sample) to 1e-6 relative and prints the largest relative difference.
+It exits 1 unless every product's fossil, biogenic, luc and total agree with the baseline's within 1e-9
+relative and the totals with MultiLCA's within 1e-6 (bw2calc rounds characterisation factors to float32).
 
-    .venv/bin/python benchmarks/bench_engine.py                      # N = 100, 1000, 5000
-    .venv/bin/python benchmarks/bench_engine.py --sizes 100 --activities 2000 --exchanges 25000
+    .venv/bin/python benchmarks/bench_engine.py --home /tmp/footprint-bench-home             # N = 100, 1000
+    .venv/bin/python benchmarks/bench_engine.py --sizes 100 --activities 2000 --exchanges 25000   # quick check
 
-The background database is cached in the data directory (``--home``, default
-/tmp/footprint-bench-home) and only regenerated when its parameters change. Results go to stdout and,
-as JSON, to benchmarks/results/ (git-ignored). See benchmarks/README.md.
+The background database is kept in the data directory and only regenerated when its parameters change.
+Results go to stdout and, as JSON, to benchmarks/results/ (git-ignored). See benchmarks/README.md.
 """
 
 from __future__ import annotations
@@ -32,9 +34,12 @@ import csv
 import json
 import os
 import platform
+import resource
 import shutil
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 import warnings
 from datetime import UTC, datetime
@@ -46,24 +51,28 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 BACKGROUND = "bench-background"
 GENERATOR = "market-zipf/1"  # bump when the background generator changes, to invalidate caches
-EXPECTED = {"naive": 300.0, "multilca": 10.0}  # issue: at N = 1,000, engine ≥ 300× naive, ≥ 10× MultiLCA
+BASELINE = "9bc659c"  # main before issue 17's engine change: the park database written on every run
+GOALS = {"first_s": 1.0, "unchanged_s": 0.050}  # issue 17 at N = 1,000: first calculation, unchanged park
+USER_DATA = Path("~/.local/share/footprint").expanduser()  # the default data directory a benchmark must not touch
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--sizes", default="100,1000,5000", help="park sizes N (products), comma-separated")
+    p.add_argument("--sizes", default="100,1000", help="park sizes N (products), comma-separated")
     p.add_argument("--activities", type=int, default=20_000, help="background activities")
     p.add_argument("--exchanges", type=int, default=250_000, help="background technosphere exchanges")
     p.add_argument("--home", default=os.environ.get("FOOTPRINT_BENCH_HOME", "/tmp/footprint-bench-home"),
-                   help="throwaway data directory (never your real FOOTPRINT_HOME)")
-    p.add_argument("--sample", type=int, default=5, help="products timed with a new bw2calc.LCA each")
-    p.add_argument("--multilca-chunk", type=int, default=0,
-                   help="run MultiLCA on at most this many products at a time (0: all N in one run)")
-    p.add_argument("--skip-multilca", action="store_true", help="do not run MultiLCA")
+                   help="throwaway data directory (never your real FOOTPRINT_HOME); everything goes here")
+    p.add_argument("--sample", type=int, default=3, help="products timed with a new bw2calc.LCA each")
+    p.add_argument("--repeat", type=int, default=5, help="runs of the unchanged park (the median is reported)")
+    p.add_argument("--skip-baseline", action="store_true", help="do not run main's path")
+    p.add_argument("--skip-multilca", action="store_true", help="do not run MultiLCA and the naive LCAs")
     p.add_argument("--seed", type=int, default=20250101, help="seed of the generators and the sample")
-    p.add_argument("--profile", metavar="DIR", help="also write a cProfile of an extra compute_park run to DIR")
     p.add_argument("--json", metavar="FILE", help="results JSON (default benchmarks/results/bench_engine-<time>.json)")
+    p.add_argument("--child", choices=("baseline", "engine", "engine-cold", "multilca"), help=argparse.SUPPRESS)
+    p.add_argument("--park", help=argparse.SUPPRESS)
+    p.add_argument("--out", help=argparse.SUPPRESS)
     return p.parse_args(argv)
 
 
@@ -280,135 +289,143 @@ def write_park(folder: Path, n: int, bg_codes: list[str], seed: int) -> dict:
             "emission_rows": len(emissions)}
 
 
-# ---- timing ----------------------------------------------------------------------------------
+# ---- measuring, in a child process ----------------------------------------------------------
 
 
-class Timers:
-    """Wraps calculation.Solution and calculation.solve_adjoint to time them (no code changed)."""
-
-    def __init__(self):
-        from footprint.engine import calculation
-
-        self.calc = calculation
-        self.solution_s: list[float] = []
-        self.adjoint_s: list[float] = []
-        self.matrix: dict = {}
-        timers = self
-        base, adjoint = calculation.Solution, calculation.solve_adjoint
-
-        class TimedSolution(base):
-            def __init__(self, fg):
-                t0 = time.perf_counter()
-                super().__init__(fg)
-                timers.solution_s.append(time.perf_counter() - t0)
-                timers.matrix = {"technosphere": list(self.A.shape), "technosphere_nnz": int(self.A.nnz),
-                                 "biosphere_flows": int(self.lca.biosphere_matrix.shape[0])}
-
-        def timed_adjoint(*args, **kwargs):
-            t0 = time.perf_counter()
-            try:
-                return adjoint(*args, **kwargs)
-            finally:
-                timers.adjoint_s.append(time.perf_counter() - t0)
-
-        calculation.Solution = TimedSolution
-        calculation.solve_adjoint = timed_adjoint
+def reset_peak() -> None:
+    """Start a new resident-memory high-water mark (Linux ≥ 4.0), so a phase's peak is its own."""
+    Path("/proc/self/clear_refs").write_text("5")
 
 
-def engine_run(park, timers: Timers) -> tuple[dict, dict]:
-    """compute_park with the time of each step; returns (totals by product, seconds)."""
+def peak_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def measured(fn):
+    """(value, {wall_s, cpu_s, peak_mb}) of one call; CPU is this process's (the machine is shared)."""
+    reset_peak()
+    t0, c0 = time.perf_counter(), time.process_time()
+    value = fn()
+    return value, {"wall_s": time.perf_counter() - t0, "cpu_s": time.process_time() - c0, "peak_mb": peak_mb()}
+
+
+def parts(results) -> dict:
+    return {p.product_id: [p.fossil, p.biogenic, p.luc, p.total] for p in results.products}
+
+
+def child(args: argparse.Namespace) -> dict:
+    """One measured run, in this (fresh) process; returns what the parent reports."""
+    from footprint.engine import home
+
+    home.activate(args.home)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import bw2calc  # noqa: F401 - imported before timing, as in a running process
+    import footprint
+    from footprint.engine.background import ensure_project
     from footprint.engine.calculation import compute_park
+    from footprint.park.loading import load_park
 
-    _drop_park_database(park)
-    marks: list[tuple[str, float]] = []
+    park = load_park(args.park)
+    ensure_project()  # the process has opened the project before (start-up, not the calculation)
+    out: dict = {"footprint": footprint.__file__}
+    if args.child == "baseline":
+        import bw2data as bd
 
-    def step(msg: str) -> None:
-        marks.append((msg.split()[0].lower(), time.perf_counter()))
-
-    t0 = time.perf_counter()
-    results = compute_park(park, step=step)
-    marks.append(("end", time.perf_counter()))
-    phases = {a: b_t - a_t for (a, a_t), (_, b_t) in zip(marks, marks[1:])}
-    seconds = {
-        "end_to_end": marks[-1][1] - t0,
-        "project": phases.get("preparing", 0.0),
-        "link": phases.get("linking", 0.0),
-        "write": phases.get("writing", 0.0),
-        "calculate": phases.get("solving", 0.0),
-        "solve": timers.solution_s[-1],
-        "adjoint": timers.adjoint_s[-1],
-    }
-    seconds["results"] = seconds["calculate"] - seconds["solve"]
-    return {p.product_id: p.total for p in results.products}, seconds
-
-
-def _drop_park_database(park) -> None:
-    """Time the first write of a park, the same on every run (a rewrite also reloads the old one)."""
-    import bw2data as bd
-
-    from footprint.engine.inventory import database_name
-
-    if database_name(park.park.id) in bd.databases:
-        del bd.databases[database_name(park.park.id)]
-
-
-def profile_run(park, folder: Path) -> Path:
-    """One more, untimed compute_park under cProfile (the profiler slows it down)."""
-    import cProfile
-
-    from footprint.engine.calculation import compute_park
-
-    _drop_park_database(park)
-    folder.mkdir(parents=True, exist_ok=True)
-    out = folder / f"compute_park-{park.park.id}.prof"
-    profiler = cProfile.Profile()
-    profiler.runcall(compute_park, park)
-    profiler.dump_stats(out)
-    return out
-
-
-def naive_run(ids: dict[str, int], sample: list[str]) -> tuple[dict, list[float]]:
-    """A new bw2calc.LCA per sampled product: (scores, seconds each)."""
-    import bw2calc as bc
-
-    from footprint.engine.background import METHODS
-
-    scores, times = {}, []
-    for pid in sample:
-        t0 = time.perf_counter()
-        lca = bc.LCA({ids[pid]: 1.0}, method=METHODS["total"])
-        lca.lci()
-        lca.lcia()
-        times.append(time.perf_counter() - t0)
-        scores[pid] = float(lca.score)
-    return scores, times
-
-
-def multilca_run(ids: dict[str, int], pids: list[str], chunk: int) -> tuple[dict, float, int]:
-    """bw2calc.MultiLCA over all products (in chunks if asked): (scores, seconds, runs)."""
+        name = f"park:{park.park.id}"
+        if name in bd.databases:  # main wrote the park on every run; time its first write, the same each time
+            del bd.databases[name]
+        marks: list[tuple[str, float, float]] = []
+        results, out["run"] = measured(lambda: compute_park(
+            park, step=lambda s: marks.append((s.split()[0].lower(), time.perf_counter(), time.process_time()))))
+        marks.append(("end", time.perf_counter(), time.process_time()))
+        out["steps"] = {a: {"wall_s": w2 - w1, "cpu_s": c2 - c1} for (a, w1, c1), (_, w2, c2) in zip(marks, marks[1:])}
+        out["parts"] = parts(results)
+        return out
+    if args.child == "engine-cold":
+        for path in (home.resolve() / "cache").glob("background-*.npz"):
+            path.unlink()
+        results, out["first_no_cache"] = measured(lambda: compute_park(park))
+        return out
+    if args.child == "engine":
+        results, out["first"] = measured(lambda: compute_park(park))
+        runs = [measured(lambda: compute_park(park))[1] for _ in range(args.repeat)]
+        out["unchanged"] = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+        again = load_park(args.park)
+        _, out["unchanged_reloaded"] = measured(lambda: compute_park(again))
+        edited = again.model_copy(deep=True)
+        edited.inputs[0].amount *= 1.01
+        _, out["changed_row"] = measured(lambda: compute_park(edited))
+        _, out["write"] = measured(lambda: compute_park(park, write_database=True))
+        _, out["write_unchanged"] = measured(lambda: compute_park(park, write_database=True))
+        out["parts"] = parts(results)
+        return out
+    # multilca: on the park database the engine child wrote
     import bw2calc as bc
     import bw2data as bd
 
-    from footprint.engine.background import METHODS
+    from footprint.engine.background import METHODS, node_ids
 
+    ids = node_ids(f"park:{park.park.id}")
+    pids = [o.product_id for o in park.outputs if o.kind == "product"]
     config = {"impact_categories": [METHODS["total"]]}
-    chunk = chunk or len(pids)
-    scores, runs = {}, 0
-    t0 = time.perf_counter()
-    for start in range(0, len(pids), chunk):
-        demands = {pid: {ids[pid]: 1.0} for pid in pids[start:start + chunk]}
+    demands = {pid: {ids[pid]: 1.0} for pid in pids}
+
+    def multilca() -> dict:
         mlca = bc.MultiLCA(demands, config, bd.get_multilca_data_objs(demands, config))
         mlca.lci()
         mlca.lcia()
-        for key, value in mlca.scores.items():
-            scores[key[1] if key[1] in demands else key[0]] = float(value)
-        runs += 1
-        del mlca
-    return scores, time.perf_counter() - t0, runs
+        return {key[1] if key[1] in demands else key[0]: float(v) for key, v in mlca.scores.items()}
+
+    out["scores"], out["multilca"] = measured(multilca)
+    sample = sorted(np.random.default_rng(args.seed).choice(pids, min(args.sample, len(pids)), replace=False))
+    naive = []
+    for pid in sample:
+        lca = bc.LCA({ids[pid]: 1.0}, method=METHODS["total"])
+        _, m = measured(lambda lca=lca: (lca.lci(), lca.lcia()))
+        naive.append(m)
+    out["naive"] = {"sampled": len(sample), "each": naive}
+    return out
 
 
-def rel_diff(engine: dict, other: dict) -> float:
-    return max((abs(engine[p] - v) / max(abs(v), 1e-300) for p, v in other.items()), default=float("nan"))
+def run_child(mode: str, args: argparse.Namespace, park_dir: Path, baseline_tree: Path | None = None) -> dict:
+    """Run one measurement in a new process (the baseline with main's package first on its path)."""
+    with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as fh:
+        out = Path(fh.name)
+    env = dict(os.environ)
+    if baseline_tree:
+        env["PYTHONPATH"] = str(baseline_tree)
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", mode, "--park", str(park_dir), "--home",
+           args.home, "--out", str(out), "--repeat", str(args.repeat), "--sample", str(args.sample),
+           "--seed", str(args.seed)]
+    t0 = time.perf_counter()
+    done = subprocess.run(cmd, env=env, cwd=baseline_tree or ROOT, capture_output=True, text=True)
+    if done.returncode:
+        raise SystemExit(f"{mode} run failed:\n{done.stderr[-3000:]}")
+    data = json.loads(out.read_text())
+    out.unlink()
+    data["process_s"] = time.perf_counter() - t0
+    return data
+
+
+def extract_baseline(folder: Path) -> Path:
+    """main at BASELINE: its package and the open-factors CSV it reads, from git."""
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", BASELINE, "footprint", "inventories/background"],
+                             capture_output=True, check=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
+    return folder
+
+
+def rel_diff(a: dict, b: dict, column: int | None = None) -> float:
+    """Largest relative difference over the products of both (one column of ``parts``, or plain values)."""
+    diffs = []
+    for p in a.keys() & b.keys():
+        x, y = (a[p][column], b[p][column]) if column is not None else (a[p], b[p])
+        diffs.append(abs(x - y) / max(abs(y), 1e-300) if y or x else 0.0)
+    return max(diffs, default=float("nan"))
 
 
 # ---- main ------------------------------------------------------------------------------------
@@ -416,9 +433,13 @@ def rel_diff(engine: dict, other: dict) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.child:
+        Path(args.out).write_text(json.dumps(child(args)))
+        return 0
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     if min(sizes, default=0) < 3:
         raise SystemExit("--sizes: each park needs at least 3 products (its three utilities)")
+    user_data_before = _tree_state(USER_DATA)
     from footprint.engine import home
 
     data_dir = home.activate(args.home)  # before anything imports bw2data
@@ -432,105 +453,150 @@ def main(argv: list[str] | None = None) -> int:
     from footprint.park.loading import load_park
 
     print(f"footprint {__version__} engine benchmark — data directory {data_dir}", flush=True)
-    t0 = time.perf_counter()
     ensure_project()
-    log(f"project ready in {time.perf_counter() - t0:.1f} s")
     bg_size = ensure_background(args.activities, args.exchanges, args.seed)
     bg_codes = sorted(node_ids(BACKGROUND))
-    timers = Timers()
     rows = []
-    for n in sizes:
-        print(f"\nN = {n:,} products", flush=True)
-        folder = data_dir / "parks" / f"bench-{n}"
-        park_size = write_park(folder, n, bg_codes, args.seed + n)
-        t0 = time.perf_counter()
-        park = load_park(folder)
-        load_s = time.perf_counter() - t0
-        log(f"park loaded and validated in {load_s:.2f} s: {park_size}")
-        engine, sec = engine_run(park, timers)
-        log(f"engine: end to end {sec['end_to_end']:.2f} s (link {sec['link']:.2f}, write {sec['write']:.2f}, "
-            f"solve {sec['solve']:.2f} of which adjoint {sec['adjoint']:.2f}, results {sec['results']:.2f})")
-        if args.profile:
-            log(f"profile: {profile_run(park, Path(args.profile))} (an extra, untimed run)")
-        pids = [o.product_id for o in park.outputs]
-        ids = node_ids(f"park:{park.park.id}")
-        sample = sorted(np.random.default_rng(args.seed).choice(pids, min(args.sample, n), replace=False).tolist())
-        naive_scores, naive_times = naive_run(ids, sample)
-        naive_each = statistics.median(naive_times)
-        log(f"naive: {len(sample)} products, median {naive_each:.2f} s each → {naive_each * n:,.0f} s for {n:,} "
-            "(extrapolated)")
-        row = {
-            "N": n, "background": bg_size, "park": park_size, "matrix": timers.matrix,
-            "load_s": load_s, "engine_s": sec,
-            "naive": {"sampled": len(sample), "median_s_per_product": naive_each, "times_s": naive_times,
-                      "extrapolated_s": naive_each * n, "max_rel_diff": rel_diff(engine, naive_scores)},
-        }
-        if not args.skip_multilca:
-            ml_scores, ml_s, runs = multilca_run(ids, pids, args.multilca_chunk)
-            row["multilca"] = {"s": ml_s, "runs": runs, "chunk": args.multilca_chunk or n,
-                               "max_rel_diff": rel_diff(engine, ml_scores), "products": len(ml_scores)}
-            log(f"MultiLCA: {ml_s:.2f} s in {runs} run(s); max rel. diff vs engine "
-                f"{row['multilca']['max_rel_diff']:.1e} over {len(ml_scores):,} products")
-        rows.append(row)
-    report(rows, args, bc.__version__, bd.__version__)
-    return 0 if all(_agrees(r) for r in rows) else 1
+    with tempfile.TemporaryDirectory(prefix="footprint-baseline-") as tmp:
+        tree = None if args.skip_baseline else extract_baseline(Path(tmp))
+        for n in sizes:
+            print(f"\nN = {n:,} products", flush=True)
+            folder = data_dir / "parks" / f"bench-{n}"
+            park_size = write_park(folder, n, bg_codes, args.seed + n)
+            park = load_park(folder)
+            row = {"N": n, "background": bg_size, "park": park_size}
+            row["engine_cold"] = run_child("engine-cold", args, folder)  # leaves the background cache for the rest
+            log(f"engine, no background cache: {_fmt(row['engine_cold']['first_no_cache'])}")
+            if tree:
+                row["baseline"] = run_child("baseline", args, folder, tree)
+                log(f"baseline (main {BASELINE}): {_fmt(row['baseline']['run'])}")
+            row["engine"] = run_child("engine", args, folder)
+            e = row["engine"]
+            log(f"engine: first {_fmt(e['first'])}; unchanged {_fmt(e['unchanged'])}; changed row "
+                f"{_fmt(e['changed_row'])}; write {_fmt(e['write'])}")
+            if not args.skip_multilca:
+                row["multilca"] = run_child("multilca", args, folder)
+                log(f"MultiLCA: {_fmt(row['multilca']['multilca'])}")
+            row["matrix"] = {"activities": bg_size["activities"] + len(park.outputs) + len(park.factors)}
+            rows.append(row)
+    home_ok = all(p.is_relative_to(data_dir) for p in _written_caches(data_dir))
+    untouched = _tree_state(USER_DATA) == user_data_before
+    report(rows, args, bc.__version__, bd.__version__, data_dir, home_ok and untouched)
+    return 0 if all(_agrees(r) for r in rows) and untouched else 1
+
+
+def _tree_state(folder: Path) -> list[tuple[str, int]]:
+    """Every file under a folder with its modification time (empty when there is no folder)."""
+    return sorted((str(p), p.stat().st_mtime_ns) for p in folder.rglob("*") if p.is_file()) if folder.exists() else []
+
+
+def _written_caches(data_dir: Path) -> list[Path]:
+    return sorted((data_dir / "cache").glob("background-*.npz"))
+
+
+def _fmt(m: dict) -> str:
+    return f"{m['wall_s'] * 1000:,.0f} ms wall / {m['cpu_s'] * 1000:,.0f} ms CPU, peak {m['peak_mb']:,.0f} MB"
 
 
 def _agrees(row: dict) -> bool:
-    diffs = [row["naive"]["max_rel_diff"]] + ([row["multilca"]["max_rel_diff"]] if "multilca" in row else [])
-    return all(d < 1e-6 for d in diffs)
+    ok = True
+    if "baseline" in row:
+        ok &= all(rel_diff(row["engine"]["parts"], row["baseline"]["parts"], k) <= 1e-9 for k in range(4))
+    if "multilca" in row:
+        totals = {p: v[3] for p, v in row["engine"]["parts"].items()}
+        ok &= rel_diff(totals, row["multilca"]["scores"]) <= 1e-6
+    return ok
 
 
-def report(rows: list[dict], args: argparse.Namespace, bc_version: str, bd_version) -> None:
+def report(rows: list[dict], args: argparse.Namespace, bc_version: str, bd_version, data_dir: Path,
+           home_ok: bool) -> None:
     bg = rows[0]["background"] if rows else {}
-    print(f"\nBackground {BACKGROUND}: {bg.get('activities', 0):,} activities, "
-          f"{bg.get('technosphere_exchanges', 0):,} technosphere + {bg.get('biosphere_exchanges', 0):,} biosphere "
-          f"exchanges. bw2calc {bc_version}, SciPy SuperLU (no PARDISO), {os.cpu_count()} CPUs.")
-    head = (f"{'N':>6} {'matrix':>13} {'load':>6} {'solve':>6} {'e2e':>7} {'MultiLCA':>9} {'naive*':>9} "
-            f"{'naive/e2e':>9} {'naive/solve':>11} {'ML/e2e':>7} {'ML/solve':>8} {'max rel diff':>12}")
-    print(head)
-    print("-" * len(head))
+    print(f"\nBackground {BACKGROUND}: {bg.get('activities', 0):,} activities, {bg.get('technosphere_exchanges', 0):,} "
+          f"technosphere + {bg.get('biosphere_exchanges', 0):,} biosphere exchanges. bw2calc {bc_version}, "
+          f"bw2data {bd_version}, SciPy SuperLU, {os.cpu_count()} CPUs, load average "
+          f"{' '.join(f'{x:.1f}' for x in os.getloadavg())}.")
+    print("Each cell: wall ms / CPU ms of the measuring process / its peak resident memory MB.\n")
+    cases = [("baseline", "run", f"main {BASELINE}: compute_park (writes the park)"),
+             ("engine", "first", "engine: first calculation (cache on disk)"),
+             ("engine_cold", "first_no_cache", "engine: first calculation, no cache"),
+             ("engine", "changed_row", "engine: a changed row (background in memory)"),
+             ("engine", "unchanged", f"engine: unchanged park (median of {args.repeat})"),
+             ("engine", "unchanged_reloaded", "engine: unchanged park, read again"),
+             ("engine", "write", "engine: write the park database"),
+             ("engine", "write_unchanged", "engine: write requested, unchanged"),
+             ("multilca", "multilca", "bw2calc MultiLCA, all products")]
+    print(f"{'':48}" + "".join(f"{'N = ' + format(r['N'], ','):>26}" for r in rows))
+    for group, key, label in cases:
+        cells = [r[group][key] if group in r else None for r in rows]
+        if any(cells):
+            print(f"{label:48}" + "".join(f"{_cell(c):>26}" for c in cells))
+    print(f"{'naive bw2calc.LCA per product × N (EXTRAPOLATED)':48}" + "".join(
+        f"{_naive(r):>26}" for r in rows))
+    print("\nRatios (wall; CPU in brackets):")
     for r in rows:
-        e, nv = r["engine_s"], r["naive"]
-        ml = r.get("multilca", {}).get("s")
-        diff = max(nv["max_rel_diff"], r.get("multilca", {}).get("max_rel_diff", 0.0))
-        size = f"{r['matrix']['technosphere'][0]:,}²"
-        ml_cols = (f"{ml:>9.2f}", f"{ml / e['end_to_end']:>6.1f}×", f"{ml / e['solve']:>7.1f}×") if ml else \
-            (f"{'-':>9}", f"{'-':>7}", f"{'-':>8}")
-        print(f"{r['N']:>6,} {size:>13} {r['load_s']:>6.2f} {e['solve']:>6.2f} {e['end_to_end']:>7.2f} {ml_cols[0]} "
-              f"{nv['extrapolated_s']:>9.0f} {nv['extrapolated_s'] / e['end_to_end']:>8.0f}× "
-              f"{nv['extrapolated_s'] / e['solve']:>10.0f}× {ml_cols[1]} {ml_cols[2]} {diff:>12.1e}")
-    print("\nAll times in seconds, wall clock. solve = matrices from the written databases + one adjoint solve "
-          "(calculation.Solution); e2e = compute_park: link + write park database + solve + results.")
-    print(f"* naive = median of a new bw2calc.LCA per product over a sample of {args.sample}, × N: EXTRAPOLATED, "
-          "not run for every product.")
-    if args.multilca_chunk:
-        print(f"MultiLCA ran in chunks of {args.multilca_chunk} products, one after another; its time is the sum.")
-    print("\nEngine breakdown (s):")
-    print(f"{'N':>6} {'link':>6} {'write':>6} {'matrices':>8} {'adjoint':>8} {'results':>8} {'naive/product':>13}")
+        e = r["engine"]
+        line = [f"N = {r['N']:,}:"]
+        for label, other in (("main", r.get("baseline", {}).get("run")),
+                             ("MultiLCA", r.get("multilca", {}).get("multilca"))):
+            if other:
+                line.append(f"{label} ÷ first {_ratio(other, e['first'])}, "
+                            f"{label} ÷ unchanged {_ratio(other, e['unchanged'])}")
+        print(f"  {line[0]} " + "; ".join(line[1:]))
+    print("\nSizes:")
     for r in rows:
-        e = r["engine_s"]
-        print(f"{r['N']:>6,} {e['link']:>6.2f} {e['write']:>6.2f} {e['solve'] - e['adjoint']:>8.2f} "
-              f"{e['adjoint']:>8.2f} {e['results']:>8.2f} {r['naive']['median_s_per_product']:>13.2f}")
+        p = r["park"]
+        print(f"  N = {r['N']:,}: {p['products']:,} products, {p['facilities']:,} facilities, "
+              f"{p['input_rows']:,} input and {p['emission_rows']:,} emission rows; "
+              f"matrix {r['matrix']['activities']:,} activities")
+    print("\nAgreement (largest relative difference over all products):")
+    for r in rows:
+        parts_ = [f"N = {r['N']:,}:"]
+        if "baseline" in r:
+            d = max(rel_diff(r["engine"]["parts"], r["baseline"]["parts"], k) for k in range(4))
+            parts_.append(f"engine vs main, fossil/biogenic/luc/total {d:.1e} (bound 1e-9)")
+        if "multilca" in r:
+            totals = {p: v[3] for p, v in r["engine"]["parts"].items()}
+            parts_.append(f"engine vs MultiLCA, total {rel_diff(totals, r['multilca']['scores']):.1e} (bound 1e-6)")
+        print(f"  {parts_[0]} " + "; ".join(parts_[1:]))
     at = next((r for r in rows if r["N"] == 1000), None)
     if at:
-        e, naive = at["engine_s"], at["naive"]["extrapolated_s"]
-        ml = at.get("multilca", {}).get("s")
-        print("\nExpectation at N = 1,000: engine ≥ 300× faster than naive, ≥ 10× faster than MultiLCA.")
-        for label, t in (("end to end", e["end_to_end"]), ("solve only", e["solve"])):
-            verdicts = [f"{naive / t:.0f}× naive ({'met' if naive / t >= EXPECTED['naive'] else 'NOT met'})"]
-            if ml:
-                verdicts.append(f"{ml / t:.1f}× MultiLCA ({'met' if ml / t >= EXPECTED['multilca'] else 'NOT met'})")
-            print(f"  engine {label}: " + ", ".join(verdicts))
+        e = at["engine"]
+        print("\nGoals at N = 1,000 (issue 17), in a running process:")
+        for label, m, goal in (("first calculation", e["first"], GOALS["first_s"]),
+                               ("unchanged park", e["unchanged"], GOALS["unchanged_s"])):
+            print(f"  {label} ≤ {goal * 1000:.0f} ms: wall {m['wall_s'] * 1000:,.0f} ms "
+                  f"({'met' if m['wall_s'] <= goal else 'NOT met'}), CPU {m['cpu_s'] * 1000:,.0f} ms "
+                  f"({'met' if m['cpu_s'] <= goal else 'NOT met'})")
+    caches = ", ".join(p.name for p in _written_caches(data_dir))
+    print(f"\nData directory: background caches in {data_dir / 'cache'} ({caches}); {USER_DATA} "
+          f"{'untouched' if home_ok else 'WRITTEN TO (bug)'}.")
     out = Path(args.json) if args.json else RESULTS / f"bench_engine-{datetime.now():%Y%m%dT%H%M%S}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({
-        "benchmark": "bench_engine", "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
-        "versions": {"bw2calc": bc_version, "bw2data": str(bd_version)}, "args": vars(args),
-        "expectation_at_1000": EXPECTED, "rows": rows,
+        "benchmark": "bench_engine", "date": datetime.now(UTC).isoformat(timespec="seconds"), "baseline": BASELINE,
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
+                    "load_average": os.getloadavg()},
+        "versions": {"bw2calc": bc_version, "bw2data": str(bd_version)}, "args": vars(args), "goals": GOALS,
+        "rows": rows,
     }, indent=2, default=str), encoding="utf-8")
     print(f"\nJSON: {out}")
+
+
+def _cell(m: dict | None) -> str:
+    return "-" if m is None else f"{m['wall_s'] * 1000:,.0f} / {m['cpu_s'] * 1000:,.0f} / {m['peak_mb']:,.0f}"
+
+
+def _naive(row: dict) -> str:
+    each = row.get("multilca", {}).get("naive", {}).get("each")
+    if not each:
+        return "-"
+    w = statistics.median(m["wall_s"] for m in each) * row["N"]
+    c = statistics.median(m["cpu_s"] for m in each) * row["N"]
+    return f"{w * 1000:,.0f} / {c * 1000:,.0f} / -"
+
+
+def _ratio(other: dict, new: dict) -> str:
+    return f"{other['wall_s'] / new['wall_s']:,.1f}× ({other['cpu_s'] / new['cpu_s']:,.1f}×)"
 
 
 if __name__ == "__main__":
