@@ -297,6 +297,12 @@ def _contribution(key: str, label: str, parts: list[float], rows: list[str]) -> 
     return c
 
 
+def _fill(c: Contribution, **values) -> None:
+    """Set fields of a contribution we built, as assignment would (marking them set) without its overhead."""
+    c.__dict__.update(values)
+    c.__pydantic_fields_set__.update(values)
+
+
 _new, _set = object.__new__, object.__setattr__
 _GIVEN = ("key", "label", "total", "fossil", "biogenic", "luc", "rows")  # fields_set, as model_construct(**these)
 
@@ -337,24 +343,28 @@ def calculate(fg: Foreground, iterations: int = 0, seed: int | None = None, sol:
     pids = [o.product_id for o in park.outputs]
     cols = np.array([sol.index((fg.database, p)) for p in pids])
     diagonal = sol.A.diagonal()
-    contributions: dict[str, list[tuple[Exchange, np.ndarray]]] = {}
-    impacts: dict[tuple[str, tuple[str, str]], np.ndarray] = {}  # per target: one look-up, not one per row
-    direct: dict[str, list[supply.Direct]] = {}
-    for n, pid in enumerate(pids):
-        diag = diagonal[cols[n]]
-        items, leaves = [], []
-        for e in by_product[pid]:
-            if e.supplier == pid:
-                continue  # self-use is inside the diagonal
-            impact = impacts.get((e.kind, e.target))
-            if impact is None:
-                impact = impacts[(e.kind, e.target)] = sol.unit_impact(e)
-            raw = e.amount * impact
-            items.append((e, raw / diag))
-            if e.supplier is None:
-                leaves.append(supply.Direct(e, fg.targets.get(e.target), raw, e.amount * sol.unit_biogenic_co2(e)))
-        contributions[pid] = items
-        direct[pid] = leaves
+    # every exchange's contribution in one array operation: amount × unit impact of its target ÷ its diagonal
+    kept = [e for pid in pids for e in by_product[pid] if e.supplier != pid]  # self-use is inside the diagonal
+    targets: dict[tuple[str, Key], int] = {}
+    impact_rows, bco2_rows = [], []
+    for e in kept:
+        if (e.kind, e.target) not in targets:
+            targets[(e.kind, e.target)] = len(impact_rows)
+            impact_rows.append(sol.unit_impact(e))
+            bco2_rows.append(sol.unit_biogenic_co2(e))
+    which = np.array([targets[(e.kind, e.target)] for e in kept], dtype=np.int64)
+    amounts = np.array([e.amount for e in kept])
+    position = {p: n for n, p in enumerate(pids)}
+    diag = diagonal[cols][np.array([position[e.product_id] for e in kept], dtype=np.int64)]
+    raw = amounts[:, None] * np.array(impact_rows).reshape(-1, 3)[which]
+    share = raw / diag[:, None]
+    bco2 = amounts * np.array(bco2_rows)[which] if kept else amounts
+    contributions: dict[str, list[tuple[Exchange, np.ndarray]]] = {p: [] for p in pids}
+    direct: dict[str, list[supply.Direct]] = {p: [] for p in pids}
+    for k, e in enumerate(kept):
+        contributions[e.product_id].append((e, share[k]))
+        if e.supplier is None:
+            direct[e.product_id].append(supply.Direct(e, fg.targets.get(e.target), raw[k], float(bco2[k])))
     chain = supply.Chain(fg, sol.A[cols][:, cols], pids, direct)
     shares = chain.shares(sol)
     alternatives = shares.alternatives()
@@ -388,9 +398,10 @@ def calculate(fg: Foreground, iterations: int = 0, seed: int | None = None, sol:
             main.setdefault(e.rows[0], e)
         for c in rows:
             e = main[c.key]
-            c.category, c.data_type = e.category, e.data_type
             if e.kind == "technosphere":
-                c.amount, c.unit = e.amount, e.unit
+                _fill(c, category=e.category, data_type=e.data_type, amount=e.amount, unit=e.unit)
+            else:
+                _fill(c, category=e.category, data_type=e.data_type)
         results.append(ProductResult(
             product_id=pid, name=o.name, name_zh=o.name_zh, facility_id=f.facility_id, facility=f.name,
             enterprise=f.enterprise, enterprise_id=f.enterprise_id, unit=o.unit, amount=o.amount, mass_kg=o.mass_kg,
@@ -442,7 +453,7 @@ def _monte_carlo(fg: Foreground, sol: Solution, pids: list[str], by_product: dic
 
 def _dqr(fg: Foreground, items: list[tuple[Exchange, np.ndarray]]) -> float | None:
     """Contribution-weighted PACT data quality rating of the first-tier data that carry one."""
-    weights = [(fg.targets[e.target].dqr, abs(parts.sum())) for e, parts in items
+    weights = [(fg.targets[e.target].dqr, abs(float(parts.sum()))) for e, parts in items
                if e.target in fg.targets and fg.targets[e.target].dqr]
     total = sum(w for _, w in weights)
     return round(sum(d * w for d, w in weights) / total, 2) if total else None

@@ -76,8 +76,8 @@ def _describe(fg: Foreground, key: tuple[str, str]) -> BackgroundDataset:
     target = fg.targets[key]
     ident = identity(key[0])
     publication = ident["publication"] if ident else target.source or key[0]
-    return BackgroundDataset(database=key[0], code=key[1], name=target.name, unit=target.unit,
-                             location=target.location, publication=publication)
+    return BackgroundDataset.model_construct(database=key[0], code=key[1], name=target.name, unit=target.unit,
+                                             location=target.location, publication=publication)
 
 
 def recorded_identities(databases_json: dict) -> dict[str, dict]:

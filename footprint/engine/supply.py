@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from scipy.sparse.linalg import splu
@@ -45,10 +46,15 @@ class Direct:
     raw: np.ndarray
     bco2: float
 
+    @cached_property
+    def raw_total(self) -> float:
+        """kg CO2e, all three parts."""
+        return float(self.raw.sum())
+
     @property
     def pcf(self) -> float:
         """Its part of PACT's pcfExcludingBiogenicUptake: all three parts and biogenic CO2."""
-        return float(self.raw.sum()) + self.bco2
+        return self.raw_total + self.bco2
 
 
 def primary_fraction(d: Direct) -> float:
@@ -135,14 +141,16 @@ class Shares:
                 scores, unrated = quality(d)
                 D[j, 0] += primary_fraction(d) * d.pcf
                 D[j, 1] += weight
-                D[j, 2:5] += weight * np.array(scores)
+                D[j, 2] += weight * scores[0]
+                D[j, 3] += weight * scores[1]
+                D[j, 4] += weight * scores[2]
                 if unrated and weight:
                     D[j, 5] += weight
                     self.unrated[pid].add(d.exchange.label)
                 if d.exchange.target in bcol:
-                    D[j, bcol[d.exchange.target]] += float(d.raw.sum())
+                    D[j, bcol[d.exchange.target]] += d.raw_total
                 if owner[pid] in acol:
-                    D[j, acol[owner[pid]]] += float(d.raw.sum())
+                    D[j, acol[owner[pid]]] += d.raw_total
         for pid, target, amount, sign in fg.alternative:
             D[chain.index[pid], 6] += sign * amount * float(sol.h[sol.index(target)].sum())
         for m, x in enumerate(self.excl):
@@ -150,6 +158,7 @@ class Shares:
                 D[chain.index[pid], base + m] += sum(v for item, v in items if item is x)
         self.x = chain.carry(D)
         self.bcol, self.acol, self.base = bcol, acol, base
+        self.allocating_cols = np.array([acol[fid] for fid in self.allocating], dtype=np.int64)
 
     def format2(self, n: int, o: Output, total: float, bco2: float) -> dict:
         """The format-2 fields of ProductResult for product n."""
@@ -174,7 +183,7 @@ class Shares:
                       unrated_share=max(0.0, float(x[5] / x[1])) + 0.0,  # no solver noise below 0
                       unrated=sorted(set().union(*(self.unrated[p] for p in self.chain.upstream[pid]))))
         return {
-            "primary_data_share": 0.0 if pcf <= 0 else float(np.clip(x[0] / pcf, 0.0, 1.0)),
+            "primary_data_share": 0.0 if pcf <= 0 else min(max(float(x[0]) / pcf, 0.0), 1.0),
             "exempted": exempted, "exempted_percent": percent, "exempted_items": items, "biogenic_co2": bco2,
             "biogenic_uptake": uptake, "pcf_excluding_biogenic_uptake": pcf,
             "pcf_including_biogenic_uptake": None if uptake is None else pcf - uptake,
@@ -190,7 +199,7 @@ class Shares:
         and self-use: column j of P (off-diagonal uses, and 1 − diagonal) and its own leaves scale by k.
         The park block is small, so each basis is one dense solve; loops are solved, not approximated."""
         fg, chain = self.fg, self.chain
-        d = np.array([sum(float(x.raw.sum()) for x in chain.direct[p]) for p in chain.pids])
+        d = np.array([sum(x.raw_total for x in chain.direct[p]) for p in chain.pids])
         dense = chain.P.toarray()
         outputs = {o.product_id: o for o in fg.park.outputs}
         out: dict[str, list[AllocationAlternative]] = defaultdict(list)
@@ -226,7 +235,7 @@ class Shares:
     def _allocations(self, n: int, total: float) -> list[AllocationDisclosure]:
         if total <= 0 or not self.allocating:
             return []
-        moved = self.x[n, [self.acol[fid] for fid in self.allocating]]
+        moved = self.x[n, self.allocating_cols]
         out = []
         for m in np.flatnonzero(np.abs(moved) > DISCLOSE * total):
             fid = self.allocating[m]
