@@ -275,3 +275,25 @@ def test_contributions_built_without_validation_equal_validated_ones():
     assert built.model_fields_set == valid.model_fields_set
     built.category = "materials"  # assignment still goes through pydantic
     assert "category" in built.model_fields_set
+
+
+def test_home_option_holds_the_background_cache(tmp_path):
+    """`--home DIR` (not $FOOTPRINT_HOME) decides where the background cache goes: the user's default
+    data directory stays untouched (issue 17: the benchmark's cache went to ~/.local/share/footprint)."""
+    import os
+    import subprocess
+    import sys
+
+    user_home, data_home = tmp_path / "user-home", tmp_path / "data"
+    user_home.mkdir()
+    folder = write_park(
+        tmp_path / "park", facilities=[{"facility_id": "plant"}],
+        outputs=[{"product_id": "widget", "facility_id": "plant", "unit": "kg", "amount": 1}],
+        inputs=[{"facility_id": "plant", "ref": "bg:electricity-cn-east", "amount": 1, "unit": "kWh"}])
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("XDG_", "BRIGHTWAY", "FOOTPRINT_"))}
+    env["HOME"] = str(user_home)
+    run = subprocess.run([sys.executable, "-m", "footprint.cli.main", "--home", str(data_home), "calc", str(folder)],
+                         env=env, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert len(list((data_home / "cache").glob("background-*.npz"))) == 1
+    assert list(user_home.iterdir()) == []
