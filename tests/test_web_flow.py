@@ -168,6 +168,17 @@ def worked(site):
     assert requests.get(site.registry, rid).status == "approved"
     issuer = site.client("issuer")
     assert f'href="/issue/{rid}"' in issuer.get("/issue").text
+    # the park's data changed after the approval: the issue job fails, saying why, and nothing is issued
+    inputs = site.park / "inputs.csv"
+    approved_rows = inputs.read_bytes()
+    inputs.write_bytes(approved_rows.replace(b"1.05,t", b"1.06,t"))
+    assert issuer.post(f"/issue/{rid}", data={"csrf_token": issuer.csrf}).status_code == 303
+    (refused,) = site.run_jobs()
+    assert refused.status == "failed" and "changed since Li Wei" in refused.error and "approval is void" in \
+        refused.error, refused.error
+    assert requests.get(site.registry, rid).status == "approved" and site.registry.records() == []
+    assert "changed since Li Wei" in issuer.get(f"/issue/{rid}").text
+    inputs.write_bytes(approved_rows)
     started = issuer.post(f"/issue/{rid}", data={"csrf_token": issuer.csrf})
     assert started.status_code == 303
     (issued,) = site.run_jobs()
