@@ -96,6 +96,19 @@ def validate(park_dir: ParkDir) -> None:
 
 
 @app.command()
+def template(
+    out_file: Annotated[Path, typer.Option("--out", help="Workbook to write, e.g. park.xlsx.")],
+) -> None:
+    """Write the park workbook template: every sheet and column, unit lists, a guide and example rows."""
+    from footprint.files import write_atomic
+    from footprint.park.template import workbook_bytes
+
+    write_atomic(out_file, workbook_bytes())
+    out.print(f"wrote {_shown(out_file)}: fill in the sheets (the park sheet holds park.yaml's keys), then "
+              f"`footprint validate` a folder holding it, or upload it in the web app", highlight=False)
+
+
+@app.command()
 def calc(
     park_dir: ParkDir,
     json_file: Annotated[Optional[Path], typer.Option("--json", help="Write the results JSON here.")] = None,

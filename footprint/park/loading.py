@@ -265,8 +265,51 @@ class _PlainLoader(yaml.SafeLoader):
         return super().compose_node(parent, index)
 
 
+def _park_sheet(path: Path, chk: _Checker) -> tuple[dict | None, dict[str, int]]:
+    """park.yaml's keys from the ``park`` sheet of a park.xlsx (columns key, value and an unread meaning;
+    ``period.start``, ``period.end``), and the row of each key for messages."""
+    where = f"{path.name}[park]"
+    try:
+        sheets, problems = workbook.read_workbook(path, ("park",))
+    except workbook.WorkbookError as e:
+        chk.add(e.problem.file, e.problem.row, e.problem.column, e.problem.value, e.problem.expected)
+        return None, {}
+    for p in problems:
+        chk.add(p.file, p.row, p.column, p.value, p.expected)
+    sheet = sheets.get("park")
+    if sheet is None:
+        chk.add("park.yaml", None, None, None, f"missing: a park needs park.yaml, or a sheet 'park' in {path.name} "
+                                               f"({path.parent})")
+        return None, {}
+    header = sheet.rows[0][1] if sheet.rows and sheet.rows[0][0] == 1 else []
+    if header not in (["key", "value"], ["key", "value", "meaning"]):
+        chk.add(where, 1, None, ",".join(header), "expected the header row key, value (and meaning, not read)")
+        return None, {}
+    data: dict = {}
+    rows: dict[str, int] = {}
+    for n, cells in sheet.rows[1:]:
+        if len(cells) > len(header) or not cells[0]:
+            chk.add(where, n, None, ",".join(cells), "expected a key and its value")
+            continue
+        key, value = cells[0], (cells[1] if len(cells) > 1 else "").removesuffix(" 00:00:00")
+        if key in rows:
+            chk.add(where, n, "key", key, f"appears twice (also row {rows[key]})")
+            continue
+        rows[key] = n
+        if value == "":
+            continue
+        if key.startswith("period."):
+            data.setdefault("period", {})[key.removeprefix("period.")] = value
+        else:
+            data[key] = value
+    return data, rows
+
+
 def _read_park_yaml(folder: Path, chk: _Checker) -> Park | None:
     path = folder / "park.yaml"
+    if not path.exists() and (folder / "park.xlsx").exists():
+        data, rows = _park_sheet(folder / "park.xlsx", chk)
+        return None if data is None else _park(data, "park.xlsx[park]", rows, chk)
     if not path.exists():
         chk.add("park.yaml", None, None, None, f"missing: every park folder needs park.yaml ({folder})")
         return None
@@ -286,49 +329,55 @@ def _read_park_yaml(folder: Path, chk: _Checker) -> Park | None:
     except RecursionError:
         chk.add("park.yaml", None, None, None, "is nested too deeply; expected a mapping of keys")
         return None
+    return _park(data, "park.yaml", {}, chk)
+
+
+def _park(data: object, where: str, rows: dict[str, int], chk: _Checker) -> Park | None:
+    """park.yaml's keys (from the file, or the workbook's park sheet) → Park; problems at ``where``."""
+    def add(key: str | None, value: object, expected: str) -> None:
+        chk.add(where, rows.get(key or "") or rows.get((key or "").split(".")[0]), key, value, expected)
+
     if not isinstance(data, dict):
-        chk.add("park.yaml", None, None, data, "expected a mapping of keys (format, id, name, country, period, ...)")
+        add(None, data, "expected a mapping of keys (format, id, name, country, period, ...)")
         return None
     if data.get("format") not in FORMATS:
-        chk.add("park.yaml", None, "format", data.get("format"), f"unsupported format; expected {' or '.join(FORMATS)}")
+        add("format", data.get("format"), f"unsupported format; expected {' or '.join(FORMATS)}")
         return None
     unknown = set(data) - set(Park.model_fields)
     if data["format"] == FORMATS[0]:
         for key in sorted(set(data) & set(PARK_KEYS_2)):
-            chk.add("park.yaml", None, key, data[key], f"belongs to format {FORMATS[1]}; set format: {FORMATS[1]}")
+            add(key, data[key], f"belongs to format {FORMATS[1]}; set format: {FORMATS[1]}")
             unknown.add(key)
     for key in sorted(unknown):
-        chk.add("park.yaml", None, key, data[key], f"unknown key; expected one of {', '.join(Park.model_fields)}")
+        add(key, data[key], f"unknown key; expected one of {', '.join(Park.model_fields)}")
     try:
         park = Park.model_validate({k: v for k, v in data.items() if k not in unknown})
     except ValidationError as e:
         for err in e.errors():
             value = None if err["type"] == "missing" else err.get("input")  # not the whole mapping
-            chk.add("park.yaml", None, ".".join(str(x) for x in err["loc"]), value, err["msg"])
+            add(".".join(str(x) for x in err["loc"]), value, err["msg"])
         return None
     if not ID.match(park.id):
-        chk.add("park.yaml", None, "id", park.id, "expected an id of [a-z0-9-]+")
+        add("id", park.id, "expected an id of [a-z0-9-]+")
     elif len(park.id) > MAX_ID_CHARS:
-        chk.add("park.yaml", None, "id", park.id, f"expected an id of at most {MAX_ID_CHARS} characters")
+        add("id", park.id, f"expected an id of at most {MAX_ID_CHARS} characters")
     for key in ("name", "name_zh", "region", "background"):
         text = getattr(park, key) or ""
         if len(text) > MAX_CELL_CHARS or (bad := unsafe_character(text, TEXT_ALLOWED)) is not None:
-            chk.add("park.yaml", None, key, text, f"at most {MAX_CELL_CHARS:,} characters" if len(text) > MAX_CELL_CHARS
-                    else f"contains the control or invisible character {describe(bad)}; remove it")
+            add(key, text, f"at most {MAX_CELL_CHARS:,} characters" if len(text) > MAX_CELL_CHARS
+                else f"contains the control or invisible character {describe(bad)}; remove it")
     for key in ("start", "end"):
         day = getattr(park.period, key)
         if not PERIOD_RANGE[0] <= day <= PERIOD_RANGE[1]:
-            chk.add("park.yaml", None, f"period.{key}", str(day),
-                    f"expected a date from {PERIOD_RANGE[0]} to {PERIOD_RANGE[1]}")
+            add(f"period.{key}", str(day), f"expected a date from {PERIOD_RANGE[0]} to {PERIOD_RANGE[1]}")
     if not re.match(r"^[A-Z]{2}$", park.country):
-        chk.add("park.yaml", None, "country", park.country, "expected an ISO 3166-1 alpha-2 code such as CN")
+        add("country", park.country, "expected an ISO 3166-1 alpha-2 code such as CN")
     if park.period.end < park.period.start:
-        chk.add("park.yaml", None, "period.end", str(park.period.end),
-                f"the period ends before it starts ({park.period.start})")
+        add("period.end", str(park.period.end), f"the period ends before it starts ({park.period.start})")
     for key in ("grid_factor", "residual_mix_factor"):
         ref = getattr(park, key)
         if ref is not None and not _is_factor_ref(ref):
-            chk.add("park.yaml", None, key, ref, "expected factor:<code>, bg:<code> or bg:<database>:<code>")
+            add(key, ref, "expected factor:<code>, bg:<code> or bg:<database>:<code>")
     return park
 
 

@@ -153,6 +153,8 @@ def read(bundle: Path) -> dict[str, bytes]:
     if extra:
         raise ValueError(f"{bundle}: files not in the manifest: {', '.join(sorted(extra))}")
     missing = [name for name in REQUIRED if name not in files]
+    if missing == ["park/park.yaml"] and "park/park.xlsx" in files:
+        missing = []  # a workbook carrying park.yaml's keys in its park sheet
     if missing:
         raise ValueError(f"{bundle}: {', '.join(missing)} missing; not a complete {FORMAT} bundle")
     return files
