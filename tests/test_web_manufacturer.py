@@ -297,3 +297,27 @@ def test_certificates_of_own_enterprises_only(site):
     assert maker.get(f"/certificates/{mine}.pdf").content == numbers[YINFENG][1]
     assert maker.get(f"/certificates/{theirs}.pdf").status_code == 404
     assert client("other@maker.test").get(f"/certificates/{mine}.pdf").status_code == 404
+
+
+def test_park_sheet_problems_are_located_by_row(tmp_path):
+    from openpyxl import load_workbook
+
+    from footprint.park.errors import ParkDataError
+
+    (tmp_path / "park.xlsx").write_bytes(template.workbook_bytes())
+    book = load_workbook(tmp_path / "park.xlsx")
+    sheet = book["park"]
+    rows = {sheet.cell(n, 1).value: n for n in range(2, sheet.max_row + 1)}
+    sheet.cell(rows["country"], 2).value = "China"
+    sheet.cell(rows["period.end"], 2).value = "2024-12-31"
+    book.save(tmp_path / "park.xlsx")
+    with pytest.raises(ParkDataError) as e:
+        load_park(tmp_path)
+    found = {(p.file, p.row, p.column, p.value) for p in e.value.problems}
+    assert ("park.xlsx[park]", rows["country"], "country", "China") in found
+    assert ("park.xlsx[park]", rows["period.end"], "period.end", "2024-12-31") in found
+    del book["park"]
+    book.save(tmp_path / "park.xlsx")
+    with pytest.raises(ParkDataError) as e:
+        load_park(tmp_path)
+    assert "a sheet 'park' in park.xlsx" in str(e.value)
