@@ -45,6 +45,11 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "job.failed": ("失败", "failed"),
     "job.title": ("后台任务", "Background job"),
     "job.continue": ("查看结果", "See the result"),
+    "request.requested": ("已申请", "requested"),
+    "request.reviewing": ("审核中", "in review"),
+    "request.approved": ("已批准", "approved"),
+    "request.rejected": ("已驳回", "rejected"),
+    "request.issued": ("已发证", "issued"),
 }
 
 

@@ -60,7 +60,7 @@ def chart(product: ProductResult, lang: str) -> dict[str, Any]:
     rest = sum(c.total for c in items[CHART_BARS:])
     if rest:
         shown.append(("other", rest))
-    label_w, bar_w, value_w, row_h = 150, 300, 90, 22
+    label_w, bar_w, value_w, row_h = 150, 300, 130, 22
     low = min([0.0, *(v for _, v in shown)])
     high = max([0.0, *(v for _, v in shown)])
     span = (high - low) or 1.0
