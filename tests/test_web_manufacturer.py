@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 
 from footprint.park import template
 from footprint.park.loading import COLUMNS, COLUMNS_2, TABLE_NAMES, load_park
-from footprint.registry import users
+from footprint.registry import audit, users
 from footprint.registry.records import NewCertificate, Registry
 from footprint.registry.schema import AuditEntry, CertificationRequest, Submission
 from footprint.service.app import Settings, create_app
@@ -264,9 +264,11 @@ def test_request_certification_of_own_products_only(site):
     with registry.read() as s:
         made = [(json.loads(m.products), m.status) for m in
                 s.query(CertificationRequest).filter(CertificationRequest.submission_id == sid)]
-        entry = json.loads(s.query(AuditEntry).filter(AuditEntry.action == "certification-request").all()[-1].detail)
+        entry = json.loads(s.query(AuditEntry).filter(AuditEntry.action == "request-create").all()[-1].detail)
+        report = audit.verify(s, registry.seal())
     assert made == [(own[:1], "requested")]
-    assert entry["products"] == own[:1]
+    assert entry["row"]["products"] == own[:1]
+    assert report.ok, report.problems  # users, requests and certificates match the log
     again = maker.post(f"/parks/{sid}/request", data={"csrf_token": token, "product": own[:1]})
     assert again.status_code == 400 and "already requested" in again.text
     foreign = maker.post(f"/parks/{sid}/request", data={"csrf_token": token, "product": ["pv-electricity"]})

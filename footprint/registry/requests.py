@@ -156,6 +156,12 @@ def submission(registry: Registry, submission_id: int) -> Submission:
         return _submission(row)
 
 
+def submissions(registry: Registry) -> list[Submission]:
+    """Every stored submission, newest first (pages filter them by the user's enterprises)."""
+    with registry.read() as s:
+        return [_submission(r) for r in s.execute(select(SubmissionRow).order_by(SubmissionRow.id.desc())).scalars()]
+
+
 @audit.replays("request-create")
 def _replay_create(state: audit.State, entry: audit.Entry) -> None:
     audit.row_created("certification_requests", state, entry)

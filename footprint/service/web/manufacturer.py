@@ -17,11 +17,11 @@ from sqlalchemy import select
 
 from footprint.park.models import ProductResult, Results
 from footprint.registry.records import RegistryError
+from footprint.registry.requests import Submission
 from footprint.registry.schema import Certificate
 from footprint.registry.users import User
 from footprint.service.web import jobs, submissions
 from footprint.service.web.sessions import PageError, csrf, render, require
-from footprint.service.web.submissions import Submission
 
 router = APIRouter()
 CHART_BARS = 8  # contributions shown; the rest are summed as "other"
@@ -45,7 +45,7 @@ def _own(request: Request, user: User, submission_id: int) -> Submission:
 
 def _results(submission: Submission, user: User) -> Results | None:
     """The submission's results holding only the user's enterprises' products."""
-    path = submission.results_dir / "results.json"
+    path = submissions.results_dir(submission) / "results.json"
     if not path.is_file():
         return None
     results = Results.model_validate_json(path.read_bytes())
@@ -138,7 +138,7 @@ def _park_page(request: Request, user: User, submission: Submission, problem: st
 
     results = _results(submission, user)
     products = results.products if results else []
-    made = submissions.requests(_registry(request), submission.id)
+    made = submissions.of_submission(_registry(request), submission.id)
     busy = {p: r.status for r in made if r.status in submissions.REQUEST_OPEN for p in r.products}
     lang = lang_of(request)
     rows = [{"p": p, "chart": chart(p, lang), "total": _sig(p.total), "fossil": _sig(p.fossil),

@@ -5,7 +5,8 @@ job: unpack (a workbook as it is, a zip of the CSV folder through :mod:`footprin
 ``load_park``, check that the park names one of the uploader's enterprises, compute every product
 with its Monte Carlo interval, and only then store it as a submission:
 ``<home>/web/submissions/<id>/`` holding ``upload.xlsx|zip`` (the bytes hashed), ``park/`` (the park
-folder ``load_park`` reads, :attr:`Submission.folder`) and ``results/results.json|csv``. An invalid
+folder ``load_park`` reads, ``Submission.folder``) and ``results/results.json``. Submissions and
+requests are read and made through :mod:`footprint.registry.requests` (audited, replayed). An invalid
 upload leaves nothing: its job's result lists the located problems, the incoming folder is removed.
 Storing a submission and requesting certification are audit entries.
 """
@@ -17,16 +18,13 @@ import json
 import os
 import secrets
 import shutil
-from dataclasses import dataclass
 from pathlib import Path
-
-from sqlalchemy import select
 
 from footprint import archives
 from footprint.park.errors import MAX_LISTED, Problem
-from footprint.registry import audit
+from footprint.registry import audit, requests
 from footprint.registry.records import Registry, RegistryError
-from footprint.registry.schema import CertificationRequest as RequestRow
+from footprint.registry.requests import Submission
 from footprint.registry.schema import Submission as SubmissionRow
 from footprint.registry.users import User
 from footprint.service.web import jobs
@@ -36,77 +34,30 @@ REQUEST_OPEN = ("requested", "reviewing", "approved")
 MAX_NAME = 200  # characters of an uploaded file's name kept for display
 
 
-@dataclass(frozen=True)
-class Submission:
-    id: int
-    park_id: str
-    enterprise_ids: tuple[str, ...]
-    folder: str  # the park folder (load_park reads it)
-    file_name: str  # as uploaded: shown, never used as a path
-    content_sha256: str
-    uploaded_by: int
-    created_at: dt.datetime
-
-    @property
-    def results_dir(self) -> Path:
-        return Path(self.folder).parent / "results"
-
-
-@dataclass(frozen=True)
-class Request:
-    id: int
-    submission_id: int
-    products: tuple[str, ...]
-    status: str
-    requested_by: int
-    created_at: dt.datetime
-    decided_by: int | None
-    decided_at: dt.datetime | None
-    decision_note: str | None
-    certificate_numbers: tuple[str, ...]
-
-
-def _submission(row: SubmissionRow) -> Submission:
-    return Submission(row.id, row.park_id, tuple(json.loads(row.enterprise_ids)), row.folder, row.file_name,
-                      row.content_sha256, row.uploaded_by, _utc(row.created_at))
-
-
-def _request(row: RequestRow) -> Request:
-    return Request(row.id, row.submission_id, tuple(json.loads(row.products)), row.status, row.requested_by,
-                   _utc(row.created_at), row.decided_by, _utc(row.decided_at) if row.decided_at else None,
-                   row.decision_note, tuple(json.loads(row.certificate_numbers or "[]")))
-
-
-def _utc(t: dt.datetime) -> dt.datetime:
-    return t.replace(tzinfo=dt.UTC) if t.tzinfo is None else t
+def results_dir(submission: Submission) -> Path:
+    """Where the upload job wrote the submission's results (beside its park folder)."""
+    return Path(submission.folder).parent / "results"
 
 
 def get(registry: Registry, submission_id: int) -> Submission | None:
-    with registry.read() as s:
-        row = s.get(SubmissionRow, submission_id)
-        return _submission(row) if row is not None else None
+    try:
+        return requests.submission(registry, submission_id)
+    except RegistryError:
+        return None
 
 
 def visible(registry: Registry, user: User) -> list[Submission]:
     """The submissions naming one of the user's enterprises, newest first."""
-    with registry.read() as s:
-        rows = [_submission(r) for r in s.execute(select(SubmissionRow).order_by(SubmissionRow.id.desc())).scalars()]
-    return [r for r in rows if user.sees_enterprise(r.enterprise_ids)]
+    return [r for r in requests.submissions(registry) if user.sees_enterprise(r.enterprise_ids)]
 
 
-def requests(registry: Registry, submission_id: int | None = None, status: str | None = None) -> list[Request]:
-    """Certification requests (of one submission, in one status), oldest first."""
-    q = select(RequestRow).order_by(RequestRow.id)
-    if submission_id is not None:
-        q = q.where(RequestRow.submission_id == submission_id)
-    if status is not None:
-        q = q.where(RequestRow.status == status)
-    with registry.read() as s:
-        return [_request(r) for r in s.execute(q).scalars()]
+def of_submission(registry: Registry, submission_id: int) -> list[requests.Request]:
+    """The certification requests made of one submission, newest first."""
+    return [r for r in requests.listing(registry) if r.submission_id == submission_id]
 
 
 def request_certification(registry: Registry, submission: Submission, user: User, products: list[str],
-                          allowed: set[str]) -> Request:
+                          allowed: set[str]) -> requests.Request:
     """A new ``requested`` certification request; ``allowed``: the products this user may ask for."""
     products = sorted(set(products))
     if not products:
@@ -114,21 +65,11 @@ def request_certification(registry: Registry, submission: Submission, user: User
     foreign = [p for p in products if p not in allowed]
     if foreign:
         raise RegistryError(f"not products of your enterprises in this park: {', '.join(foreign)}")
-    with registry.write() as s:
-        busy = {p for r in s.execute(select(RequestRow).where(RequestRow.submission_id == submission.id,
-                                                              RequestRow.status.in_(REQUEST_OPEN))).scalars()
-                for p in json.loads(r.products)}
-        again = [p for p in products if p in busy]
-        if again:
-            raise RegistryError(f"already requested and not yet decided: {', '.join(again)}")
-        row = RequestRow(submission_id=submission.id, products=json.dumps(products), status="requested",
-                         requested_by=user.id, created_at=dt.datetime.now(dt.UTC), certificate_numbers="[]")
-        s.add(row)
-        s.flush()
-        audit.append(s, "certification-request", f"request:{row.id}",
-                     {"submission": submission.id, "park": submission.park_id, "products": products,
-                      "requested_by": user.email})
-        return _request(row)
+    busy = {p for r in of_submission(registry, submission.id) if r.status in REQUEST_OPEN for p in r.products}
+    again = [p for p in products if p in busy]
+    if again:
+        raise RegistryError(f"already requested and not yet decided: {', '.join(again)}")
+    return requests.create(registry, submission.id, products, user.id)
 
 
 # ---- uploads -----------------------------------------------------------------------------------
