@@ -77,6 +77,16 @@ def test_verdicts_are_the_same_with_and_without_the_quick_look(documents, monkey
     assert quick[docs[0][1].name].valid and quick[docs[-1][1].name].valid
     assert [c.name for c in quick["flipped-data.pdf"].checks if not c.ok] == ["coverage", "data", "file"]
 
+    from footprint.exchange import shipment
+
+    def unread(_pdf: bytes) -> dict:
+        raise AssertionError("the shipment check read the embedded files again")
+
+    monkeypatch.setattr(verification, "embedded_files", unread)  # verify read them: the check takes those
+    declaration = quick[docs[-1][1].name]
+    shipment.check_declaration(docs[-1][1], declaration, source, now)
+    assert declaration.checks[-1].name == "certificates" and declaration.checks[-1].ok
+
 
 def _with_other_data(pdf: bytes) -> bytes:
     """The certificate with its embedded file replaced in an incremental update (as in test_signing)."""

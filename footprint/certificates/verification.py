@@ -67,6 +67,8 @@ class Verdict:
     number: str | None = None
     signer: str | None = None
     signer_cert: x509.Certificate | None = None
+    # the embedded files verify read (None: unread), so the shipment check does not parse the PDF again
+    embedded: dict[str, bytes] | None = field(default=None, repr=False, compare=False)
 
     @property
     def valid(self) -> bool:
@@ -500,7 +502,7 @@ def verify(pdf_path: Path, roots: list[x509.Certificate], source: RegistrySource
         return verdict
 
     try:
-        files = embedded_files(pdf)
+        files = verdict.embedded = embedded_files(pdf)
     except Exception as e:  # noqa: BLE001
         files = {}
         verdict.add("data", False, f"cannot read the embedded files ({e})")

@@ -310,7 +310,8 @@ def check_declaration(pdf_path: Path, verdict, source, now: dt.datetime | None =
     from footprint.certificates.verification import embedded_files
 
     try:
-        data = embedded_files(Path(pdf_path).read_bytes()).get(DATA_FILE)
+        files = verdict.embedded if verdict.embedded is not None else embedded_files(Path(pdf_path).read_bytes())
+        data = files.get(DATA_FILE)
     except Exception:  # noqa: BLE001 - an unreadable PDF already failed the signature check
         return
     if data is None:
