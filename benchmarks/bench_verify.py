@@ -1,4 +1,4 @@
-"""``footprint verify`` per document in a running process, against today's path in the same run.
+"""``footprint verify`` per document in a running process, against verify before issue 17 in the same run.
 
     python benchmarks/bench_verify.py [--home DIR] [-n 5]
 
