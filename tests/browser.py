@@ -6,7 +6,7 @@ free loopback port, with a temporary ``FOOTPRINT_HOME`` of its own, the demo iss
 data directory's demo signing key. Screenshots go to ``tests/screenshots/`` (git-ignored; or
 ``$FOOTPRINT_SCREENSHOTS``) and the folder is printed at the end of the run (conftest.py).
 
-Fixtures (import them into a test module): ``browser`` (one Chromium per session),
+Fixtures (import them into a test module): ``browser`` (one Chromium per module),
 ``web_server`` (one server per module), ``page`` (a fresh context per test: no cookies carried).
 """
 
@@ -88,9 +88,10 @@ def _fontconfig(folder: Path) -> Path:
     return conf
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(tmp_path_factory) -> Iterator:
-    """Debian's Chromium, headless, launched once for the session."""
+    """Debian's Chromium, headless, launched once per test module: while Playwright's sync API runs, the main
+    thread has a running event loop, so in-process ``asyncio.run`` (pyHanko's signing) fails until it stops."""
     if not CHROMIUM.exists():
         if os.environ.get("CI"):
             pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium (Makefile DEBS)")
