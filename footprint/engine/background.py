@@ -14,7 +14,9 @@ import hashlib
 import io
 import json
 import math
+import pickle
 import zipfile
+from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
 
@@ -84,10 +86,23 @@ def _write_co2e_flows() -> None:
 @lru_cache(maxsize=1)
 def biosphere_codes() -> dict[tuple[str, tuple[str, ...]], str]:
     """(name, categories) → biosphere3 code, for every flow."""
-    from bw2data.backends import ActivityDataset as AD
+    return {(name, tuple(data.get("categories", ()))): code
+            for code, name, data in activity_rows(("code", "name", "data"), "biosphere3")}
 
-    rows = AD.select(AD.code, AD.name, AD.data).where(AD.database == "biosphere3")
-    return {(r.name, tuple(r.data.get("categories", ()))): r.code for r in rows}
+
+def activity_rows(columns: tuple[str, ...], database: str, codes: list[str] | None = None) -> Iterator[tuple]:
+    """Columns of a database's activities (those with these codes), read on bw2data's SQLite cursor with
+    ``data`` unpickled as bw2data's field does: peewee writes SQL for each value of an ``IN`` list and builds
+    an object per row, ~50 µs per activity, a third of linking a 1,000-product park."""
+    from bw2data.backends import ActivityDataset as AD
+    from bw2data.backends import sqlite3_lci_db
+
+    select = f"SELECT {', '.join(columns)} FROM {AD._meta.table_name} WHERE database = ?"
+    chunks = [None] if codes is None else [codes[i:i + 900] for i in range(0, len(codes), 900)]
+    for chunk in chunks:
+        sql = select if chunk is None else f"{select} AND code IN ({', '.join('?' * len(chunk))})"
+        for row in sqlite3_lci_db.execute_sql(sql, [database, *(chunk or [])]):
+            yield tuple(pickle.loads(bytes(v)) if c == "data" else v for c, v in zip(columns, row))
 
 
 def node_ids(database: str, codes: set[str] | None = None) -> dict[str, int]:
