@@ -495,7 +495,7 @@ def _written_caches(data_dir: Path) -> list[Path]:
 
 
 def _fmt(m: dict) -> str:
-    return f"{m['wall_s'] * 1000:,.0f} ms wall / {m['cpu_s'] * 1000:,.0f} ms CPU, peak {m['peak_mb']:,.0f} MB"
+    return f"{m['wall_s'] * 1000:,.0f} ms wall / {m['cpu_s'] * 1000:,.0f} ms CPU, peak {m['peak_mb']:,.0f} MiB"
 
 
 def _agrees(row: dict) -> bool:
@@ -515,7 +515,7 @@ def report(rows: list[dict], args: argparse.Namespace, bc_version: str, bd_versi
           f"technosphere + {bg.get('biosphere_exchanges', 0):,} biosphere exchanges. bw2calc {bc_version}, "
           f"bw2data {bd_version}, SciPy SuperLU, {os.cpu_count()} CPUs, load average "
           f"{' '.join(f'{x:.1f}' for x in os.getloadavg())}.")
-    print("Each cell: wall ms / CPU ms of the measuring process / its peak resident memory MB.\n")
+    print("Each cell: wall ms / CPU ms of the measuring process / its peak resident memory MiB.\n")
     cases = [("baseline", "run", f"main {BASELINE}: compute_park (writes the park)"),
              ("engine", "first", "engine: first calculation (cache on disk)"),
              ("engine_cold", "first_no_cache", "engine: first calculation, no cache"),
