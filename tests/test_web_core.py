@@ -29,6 +29,15 @@ def _sum(job: jobs.RunningJob) -> dict:
     return {"sum": sum(numbers), "link": f"/jobs/{job.id}"}
 
 
+@jobs.handler("test-mark")
+def _mark(job: jobs.RunningJob) -> dict:
+    """Creates a file named after the job, exclusively: a job run twice fails the second time."""
+    import os
+
+    os.close(os.open(os.path.join(job.payload["folder"], f"job-{job.id}"), os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+    return {"pid": os.getpid()}
+
+
 @jobs.handler("test-fail")
 def _fail(job: jobs.RunningJob) -> dict:
     raise ValueError(f"row {job.payload['row']}: amount is not a number")
@@ -284,3 +293,34 @@ def test_user_text_is_escaped_in_pages(site):
     login(c, "admin@example.com")
     page = c.get("/admin/users?done=1").text
     assert "<script>" not in page and "Content-Security-Policy" in c.get("/admin/users").headers
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_two_worker_processes_take_each_job_once(tmp_path, database):
+    """Two servers' job workers over one database: every queued job runs exactly once."""
+    import multiprocessing
+
+    from servicedata import postgres_url
+
+    url = f"sqlite:///{tmp_path / 'registry.sqlite'}" if database == "sqlite" else postgres_url()
+    if url is None:
+        pytest.skip("PostgreSQL tests need FOOTPRINT_TEST_POSTGRES_URL (set by .ci/run)")
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    registry = Registry.open(tmp_path, url)
+    ids = [jobs.submit(registry, "test-mark", {"folder": str(marks)}, 1, f"test:{n}") for n in range(12)]
+    ctx = multiprocessing.get_context("spawn")
+    stop = ctx.Event()
+    workers = [ctx.Process(target=jobs.worker_main, args=(str(tmp_path), url, [__name__], f"w{n}", stop))
+               for n in range(2)]
+    for w in workers:
+        w.start()
+    try:
+        done = [jobs.wait(registry, i, timeout=120) for i in ids]
+    finally:
+        stop.set()
+        for w in workers:
+            w.join(30)
+        registry.close()
+    assert [j.status for j in done] == ["done"] * 12, [j.error for j in done]
+    assert sorted(p.name for p in marks.iterdir()) == sorted(f"job-{i}" for i in ids)
