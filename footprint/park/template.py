@@ -11,6 +11,7 @@ Sheets other than ``park`` and the tables are ignored by the loader. The file is
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import io
 import zipfile
 
@@ -127,8 +128,9 @@ def required(table: str, column: str) -> bool:
     return {**COLUMNS.get(table, {}), **COLUMNS_2[table]}[column]
 
 
+@functools.cache
 def workbook_bytes() -> bytes:
-    """The template as bytes (identical on every call)."""
+    """The template as bytes (identical on every call, so made once per process)."""
     from openpyxl import Workbook
     from openpyxl.styles import Font, PatternFill
     from openpyxl.worksheet.datavalidation import DataValidation

@@ -92,10 +92,11 @@ def create_app(settings: Settings | None = None, routers: Iterable[APIRouter] = 
         task = asyncio.create_task(state.sender.run(), name="footprint-event-sender")
         state.jobs = jobs.Supervisor(settings.home, settings.database_url, registry)
         job_task = asyncio.create_task(state.jobs.run(), name="footprint-job-supervisor")
+        warm = asyncio.create_task(asyncio.to_thread(site.warm), name="footprint-web-warm-up")
         try:
             yield
         finally:
-            for t in (task, job_task):
+            for t in (task, job_task, warm):
                 t.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await t

@@ -75,6 +75,16 @@ async def user_disable(request: Request, user: User = require("admin")) -> Respo
     return RedirectResponse("/admin/users", status_code=303)
 
 
+def warm() -> None:
+    """At server start, in a thread: what the first download would otherwise wait for (pandas, openpyxl and
+    the template, about a second of imports and building)."""
+    import pandas  # noqa: F401 - imported for the results CSV's first request
+
+    from footprint.park.template import workbook_bytes
+
+    workbook_bytes()
+
+
 def install(app: FastAPI) -> None:
     """Mount the web app's routers on ``app`` and answer its refusals as pages."""
 
