@@ -241,9 +241,13 @@ class Supervisor:
         self._process: Any = None
         self._worker = ""
 
-    def _queued(self) -> int:
+    def _counts(self) -> tuple[int, int]:
+        """(queued jobs, running jobs whose lease ran out), read without the write lock."""
         with self.registry.read() as s:
-            return s.execute(select(func.count()).select_from(Job).where(Job.status == "queued")).scalar_one()
+            queued = s.execute(select(func.count()).select_from(Job).where(Job.status == "queued")).scalar_one()
+            expired = s.execute(select(func.count()).select_from(Job).where(
+                Job.status == "running", Job.lease_until < _now())).scalar_one()
+        return queued, expired
 
     def check(self) -> None:
         """One round: fail jobs of a dead worker or with an expired lease; start a worker if jobs wait."""
@@ -251,8 +255,10 @@ class Supervisor:
             fail_abandoned(self.registry, self._worker, f"the job worker process stopped (exit code "
                                                         f"{self._process.exitcode}) while running this job")
             self._process = None
-        fail_abandoned(self.registry)
-        if self._process is None and self._queued():
+        queued, expired = self._counts()
+        if expired:
+            fail_abandoned(self.registry)
+        if self._process is None and queued:
             self._worker = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
             modules = sorted({fn.__module__ for fn in _HANDLERS.values()})
             self._process = self._ctx.Process(target=worker_main, name="footprint-job-worker", daemon=True,
