@@ -8,7 +8,7 @@
     status.textContent = words[job.status] || job.status;
     status.className = "status-" + job.status;
     document.getElementById("job-progress").value = job.fraction;
-    document.getElementById("job-step").textContent = job.step;
+    document.getElementById("job-step").textContent = job.step || (job.status === "queued" ? words.waiting : "");
     if (job.status === "failed") {
       var error = document.getElementById("job-error");
       error.textContent = job.error || "";

@@ -45,6 +45,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "job.failed": ("失败", "failed"),
     "job.title": ("后台任务", "Background job"),
     "job.continue": ("查看结果", "See the result"),
+    "job.waiting": ("等待后台进程开始……", "Waiting for the job worker to start it…"),
     "request.requested": ("已申请", "requested"),
     "request.reviewing": ("审核中", "in review"),
     "request.approved": ("已批准", "approved"),
