@@ -173,7 +173,7 @@ def test_an_invalid_upload_lists_located_problems_and_stores_nothing(site):
     page = maker.get(job.link)
     assert page.status_code == 200
     row = re.search(r"<tr><td>park\.xlsx\[outputs\]</td><td class=\"num\">2</td><td>amount</td>\s*"
-                    r"<td><code>100 000 kg</code></td><td>([^<]+)</td></tr>", page.text)
+                    r"<td class=\"value\"><code>100 000 kg</code></td><td>([^<]+)</td></tr>", page.text)
     assert row and "expected a number" in row.group(1)
     assert submissions_count(registry) == before
     assert not any((Path(registry.home) / "web" / "incoming").iterdir())  # the upload's bytes are gone
