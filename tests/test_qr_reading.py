@@ -1,8 +1,9 @@
-"""Reading a document's QR code quickly: only the code's rectangle is rendered (found among the page's
-objects), and whatever the quick look cannot find is read from whole-page images as before.
+"""Reading a document quickly for verify: only the QR code's rectangle is rendered (found among the
+page's objects), whatever the quick look cannot find is read from whole-page images as before; the
+embedded files are read from pyHanko's reader when they have the plain shape, else by pypdf as before.
 
-Every demo certificate and a shipment declaration must give the same code read either way, each
-code's number and SHA-256 checked against the registry record and the embedded file (hashed here).
+Every demo certificate and a shipment declaration must give the same code and files read either way,
+each code's number and SHA-256 checked against the registry record and the embedded file (hashed here).
 """
 
 from __future__ import annotations
@@ -72,6 +73,7 @@ def test_verdicts_are_the_same_with_and_without_the_quick_look(documents, monkey
     pdfs["flipped-data.pdf"] = _with_other_data(pdfs[docs[0][1].name])
     quick = {name: verification.verify(Path(name), roots, source, now, pdf) for name, pdf in pdfs.items()}
     monkeypatch.setattr(verification, "located_qr_payloads", lambda *_a, **_k: None)
+    monkeypatch.setattr(verification, "_plain_embedded_files", lambda _reader: None)
     whole = {name: verification.verify(Path(name), roots, source, now, pdf) for name, pdf in pdfs.items()}
     assert quick == whole
     assert quick[docs[0][1].name].valid and quick[docs[-1][1].name].valid
@@ -197,3 +199,61 @@ def test_hex_strings_read_in_one_step_read_as_pyhanko_reads_them(text):
         return type(value), value, stream.tell()
 
     assert read(verification._read_hex_string) == read(verification._pyhanko_read_hex)
+
+
+def _reader(pdf: bytes):  # noqa: ANN202 - pyHanko PdfFileReader
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    return PdfFileReader(io.BytesIO(pdf), strict=False)
+
+
+def test_embedded_files_read_from_pyhanko_are_those_pypdf_reads(documents):
+    _, docs = documents
+    for _, path in docs:
+        pdf = path.read_bytes()
+        plain = verification._plain_embedded_files(_reader(pdf))
+        assert plain is not None and plain == verification.embedded_files(pdf) == dict([read_attachment(pdf)])
+    replaced = _with_other_data(docs[0][1].read_bytes())
+    assert verification.embedded_files(replaced, _reader(replaced)) == verification.embedded_files(replaced) \
+        == {"product-footprint.json": b'{"total": 0.1}'}
+
+
+def _changed_attachment(pdf: bytes, spec_entries: dict, stream_data: bytes, filters: str | None = None) -> bytes:
+    from pyhanko.pdf_utils import generic
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+
+    w = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
+    spec = w.root["/Names"]["/EmbeddedFiles"]["/Names"][1]
+    for key, value in spec_entries.items():
+        spec[generic.NameObject(key)] = generic.TextStringObject(value)
+    head = {generic.NameObject("/Type"): generic.NameObject("/EmbeddedFile")}
+    if filters:
+        head[generic.NameObject("/Filter")] = generic.NameObject(filters)
+    stream = generic.StreamObject(head, encoded_data=stream_data) if filters else \
+        generic.StreamObject(head, stream_data=stream_data)
+    spec["/EF"]["/F"] = w.add_object(stream)
+    w.update_container(spec["/EF"])
+    w.update_container(spec)
+    out = io.BytesIO()
+    w.write(out)
+    return out.getvalue()
+
+
+def test_embedded_files_of_another_shape_are_left_to_pypdf(documents):
+    """Another file name than its key, another filter, a stream past pypdf's bound: pypdf reads (or refuses) them."""
+    import zlib
+
+    _, docs = documents
+    pdf = docs[0][1].read_bytes()
+    renamed = _changed_attachment(pdf, {"/UF": "other.json"}, b"{}")
+    hexed = _changed_attachment(pdf, {}, b"7b7d>", "/ASCIIHexDecode")
+    flate = _changed_attachment(pdf, {}, zlib.compress(b'{"total": 2}'), "/FlateDecode")
+    bomb = _changed_attachment(pdf, {}, zlib.compress(bytes(verification.MAX_EMBEDDED_BYTES + 1)), "/FlateDecode")
+    for changed in (renamed, hexed, bomb):
+        assert verification._plain_embedded_files(_reader(changed)) is None
+    assert verification.embedded_files(renamed, _reader(renamed)) == verification.embedded_files(renamed) \
+        == {"product-footprint.json": b"{}", "other.json": b"{}"}
+    assert verification.embedded_files(hexed, _reader(hexed)) == {"product-footprint.json": b"{}"}
+    assert verification._plain_embedded_files(_reader(flate)) == {"product-footprint.json": b'{"total": 2}'}
+    with pytest.raises(Exception, match="[Ll]imit"):
+        verification.embedded_files(bomb, _reader(bomb))
