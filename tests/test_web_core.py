@@ -99,7 +99,7 @@ def test_users_cli_adds_lists_and_disables_with_audit(tmp_path):
     r = run(app, ["users", "add", "x@example.com", "--role", "reviewer"], input="short\nshort\n", env=env)
     assert r.exit_code == 2 and "at least 12 characters" in r.output
     r = run(app, ["users", "add", "y@example.com", "--role", "manufacturer", "--password-file", str(pw)], env=env)
-    assert r.exit_code == 2 and "--enterprise" in r.output
+    assert r.exit_code == 2 and "needs at least one enterprise id" in r.output
     r = run(app, ["users", "add", "z@example.com", "--role", "issuer"], input=f"{PASSWORD}\n{PASSWORD}\n", env=env)
     assert r.exit_code == 0, r.output
     r = run(app, ["users", "list"], env=env)

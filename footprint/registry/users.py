@@ -96,7 +96,8 @@ def add(registry: Registry, email: str, role: str, password: str, enterprises: l
     if role not in ROLES:
         raise RegistryError(f"role {role!r}: expected one of {', '.join(ROLES)}")
     if role == "manufacturer" and not enterprises:
-        raise RegistryError("a manufacturer needs --enterprise ID (the enterprise_id of its facilities.csv rows)")
+        raise RegistryError("a manufacturer needs at least one enterprise id (the enterprise_id of its "
+                            "facilities.csv rows; footprint users add --enterprise ID)")
     if role != "manufacturer" and enterprises:
         raise RegistryError(f"a {role} sees every enterprise's requests; --enterprise is for manufacturers")
     for e in enterprises:
