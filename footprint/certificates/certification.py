@@ -7,6 +7,7 @@ files are written only once all documents rendered, each through a temporary fil
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
@@ -256,6 +257,7 @@ class _Job:
 
 
 _forked: list[_Job] = []  # the job a forked worker inherits (a signing key cannot be pickled, nor need be)
+_forking = threading.Lock()  # one pool at a time per process, so a worker never inherits another call's job
 
 
 def _in_workers(job: _Job, workers: int) -> list[Issued]:
@@ -263,18 +265,19 @@ def _in_workers(job: _Job, workers: int) -> list[Issued]:
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    shares = [list(range(i, len(job.drafts), workers)) for i in range(workers)]
-    _forked[:] = [job]
-    try:
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
-            futures = [pool.submit(_issue_share, share) for share in shares if share]
-            outcomes = [f.exception() or f.result() for f in futures]
-    finally:
-        _forked.clear()
+    shares = [share for i in range(workers) if (share := list(range(i, len(job.drafts), workers)))]
+    with _forking:
+        _forked[:] = [job]
+        try:
+            with ProcessPoolExecutor(len(shares), mp_context=multiprocessing.get_context("fork")) as pool:
+                futures = [pool.submit(_issue_share, share) for share in shares]
+                outcomes = [f.exception() or f.result() for f in futures]
+        finally:
+            _forked.clear()
     if errors := [o for o in outcomes if isinstance(o, BaseException)]:
         raise errors[0]
     issued: dict[int, Issued] = {}
-    for share, done in zip(shares, outcomes, strict=False):
+    for share, done in zip(shares, outcomes, strict=True):
         issued.update(zip(share, done, strict=True))
     return [issued[i] for i in range(len(job.drafts))]
 
