@@ -324,3 +324,20 @@ def test_two_worker_processes_take_each_job_once(tmp_path, database):
         registry.close()
     assert [j.status for j in done] == ["done"] * 12, [j.error for j in done]
     assert sorted(p.name for p in marks.iterdir()) == sorted(f"job-{i}" for i in ids)
+
+
+def test_admin_add_user_refusal_keeps_what_was_typed(site):
+    client, registry = site
+    c = client()
+    login(c, "admin@example.com")
+    page = c.get("/admin/users")
+    r = c.post("/admin/users", data={"email": "new.maker@example.com", "role": "manufacturer", "enterprises": "",
+                                     "password": PASSWORD, "csrf_token": token_of(page.text)})
+    assert r.status_code == 400 and "needs at least one enterprise id" in r.text
+    assert 'value="new.maker@example.com"' in r.text and '<option value="manufacturer" selected>' in r.text
+    r = c.post("/admin/users", data={"email": "new.maker@example.com", "role": "manufacturer",
+                                     "enterprises": "ENT-A, ENT-B", "password": PASSWORD,
+                                     "csrf_token": token_of(page.text)})
+    assert r.status_code == 303 and "User added." in c.get(r.headers["location"]).text
+    added = next(u for u in users.listing(registry) if u.email == "new.maker@example.com")
+    assert added.enterprises == ("ENT-A", "ENT-B")

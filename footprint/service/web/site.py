@@ -44,7 +44,7 @@ def switch_language(request: Request, lang: str, next: str = "/") -> Response:  
 @router.get("/admin/users", response_class=HTMLResponse)
 def user_list(request: Request, user: User = require("admin")) -> HTMLResponse:
     return render(request, "web/admin_users.html.j2", users=users.listing(request.app.state.service.registry),
-                  roles=users.ROLES, problem=None, done=request.query_params.get("done"))
+                  roles=users.ROLES, problem=None, done=request.query_params.get("done"), typed={})
 
 
 @router.post("/admin/users", dependencies=[Depends(csrf)], response_model=None)
@@ -58,8 +58,9 @@ async def user_add(request: Request, user: User = require("admin")) -> Response:
         added = await asyncio.to_thread(users.add, registry, str(form.get("email") or ""),
                                         str(form.get("role") or ""), str(form.get("password") or ""), enterprises)
     except RegistryError as e:
+        typed = {k: str(form.get(k) or "") for k in ("email", "role", "enterprises")}
         return render(request, "web/admin_users.html.j2", 400, users=users.listing(registry), roles=users.ROLES,
-                      problem=str(e), done=None)
+                      problem=str(e), done=None, typed=typed)
     return RedirectResponse(f"/admin/users?done={added.id}", status_code=303)
 
 
@@ -71,7 +72,7 @@ async def user_disable(request: Request, user: User = require("admin")) -> Respo
         users.disable(registry, str(form.get("email") or ""))
     except RegistryError as e:
         return render(request, "web/admin_users.html.j2", 400, users=users.listing(registry), roles=users.ROLES,
-                      problem=str(e), done=None)
+                      problem=str(e), done=None, typed={})
     return RedirectResponse("/admin/users", status_code=303)
 
 
