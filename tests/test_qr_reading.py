@@ -257,3 +257,23 @@ def test_embedded_files_of_another_shape_are_left_to_pypdf(documents):
     assert verification._plain_embedded_files(_reader(flate)) == {"product-footprint.json": b'{"total": 2}'}
     with pytest.raises(Exception, match="[Ll]imit"):
         verification.embedded_files(bomb, _reader(bomb))
+
+
+@pytest.mark.parametrize("value", ["footprint DEMO certification body", "  Demo   Certification Body ", "演示认证机构",
+                                   "Ｄｅｍｏ ﬁrm", "x" * 300, "bad\u0340value", ""])
+def test_names_prepared_once_compare_as_asn1crypto_prepares_them(value):
+    """The signer's names are prepared for comparison once per value (a quarter of the signature check);
+    every value prepares as asn1crypto's own method prepares it, or fails as it does."""
+    from asn1crypto.x509 import NameTypeAndValue
+
+    verification._remembered_name_preparation()
+    assert NameTypeAndValue._ldap_string_prep is verification._prepared_name
+
+    def prepared(prepare):  # noqa: ANN001, ANN202
+        try:
+            return prepare(None, value)
+        except Exception as e:  # noqa: BLE001 - the error is what is compared
+            return type(e), str(e)
+
+    assert prepared(verification._prepared_name) == prepared(verification._asn1_name_prep) \
+        == prepared(verification._prepared_name)
