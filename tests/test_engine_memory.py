@@ -297,3 +297,20 @@ def test_home_option_holds_the_background_cache(tmp_path):
     assert run.returncode == 0, run.stderr
     assert len(list((data_home / "cache").glob("background-*.npz"))) == 1
     assert list(user_home.iterdir()) == []
+
+
+def test_a_deleted_background_database_is_reported_not_reused(tmp_path, project):
+    import bw2data as bd
+
+    from footprint.engine.calculation import compute_park
+    from footprint.park.errors import ParkDataError
+
+    name = _chain_background("deleted-bg")
+    park = load_park(write_park(
+        tmp_path, facilities=[{"facility_id": "plant"}],
+        outputs=[{"product_id": "widget", "facility_id": "plant", "unit": "kg", "amount": 1}],
+        inputs=[{"facility_id": "plant", "ref": f"bg:{name}:ore", "amount": 1, "unit": "kg"}]))
+    compute_park(park)
+    del bd.databases[name]
+    with pytest.raises(ParkDataError, match="unknown background database 'deleted-bg'"):
+        compute_park(park)

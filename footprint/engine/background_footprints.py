@@ -77,8 +77,17 @@ def processed_files(databases: frozenset[str]) -> list[Path]:
 
 def signature(databases: frozenset[str]) -> tuple:
     """What a process checks before reusing what it derived from these databases: the data directory and
-    the size and modification time of every processed datapackage (Brightway rewrites them on any change)."""
-    stats = [(str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in processed_files(databases)]
+    the size and modification time of every processed datapackage (Brightway rewrites them on any change);
+    a database deleted since gives a signature nothing matches."""
+    if any(d not in bd.databases for d in databases):
+        return ("a database is missing", *sorted(d for d in databases if d not in bd.databases))
+    stats = []
+    for path in processed_files(databases):
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
+            return ("a processed datapackage is missing", str(path))
+        stats.append((str(path), stat.st_size, stat.st_mtime_ns))
     return (str(home.resolve()), *stats)
 
 
