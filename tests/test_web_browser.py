@@ -129,7 +129,10 @@ def test_whole_path_from_upload_to_the_public_page_behind_the_qr_code(web_server
     page.get_by_role("button", name="Upload and check").click()
     _through_job(page, r".*/parks/\d+$")
     shoot(page, "manufacturer-results")
-    page.check(f"#pick-{PRODUCT}")
+    pick = page.locator(f"#pick-{PRODUCT}")
+    pick.focus()
+    page.keyboard.press("Space")
+    assert pick.is_checked()
     page.get_by_role("button", name="Request certification of the chosen products").click()
     page.wait_for_url(re.compile(r".*/parks/\d+\?requested=\d+$"))
     request_id = int(page.url.rsplit("=", 1)[1])
@@ -151,7 +154,10 @@ def test_whole_path_from_upload_to_the_public_page_behind_the_qr_code(web_server
     page.locator("iframe").scroll_into_view_if_needed()  # painted before the full-page screenshot
     shoot(page, "reviewer-review")
     statement = yaml.safe_load((ROOT / "inventories" / "demo-statement.yaml").read_text(encoding="utf-8"))
-    page.check('input[name=decision][value=approve]')
+    approve = page.locator("input[name=decision][value=approve]")
+    approve.focus()  # by keyboard: a click could land on the report frame while it is still being laid out
+    page.keyboard.press("Space")
+    assert approve.is_checked()
     page.fill("#comment", "Rows, factors and checks reviewed; recomputation reproduced")
     for field in ("verifier", "accreditation", "criteria", "scope", "intended_users", "opinion"):
         page.fill(f"#{field}", str(statement[field]))
