@@ -255,6 +255,12 @@ def test_issuer_suspends_reinstates_surveils_withdraws_exports_and_checks_the_ch
     assert act("suspend", reason="").status_code == 400  # a reason is required
     assert act("suspend", reason="meter data questioned").status_code == 303
     assert site.registry.get(number).status == "suspended"
+    from footprint.registry import audit
+
+    with site.registry.read() as s:
+        last = audit.parse(audit.subject_entries(s, number)[-1])
+    assert (last.action, last.detail["reason"], last.detail["by"]) == ("suspend", "meter data questioned",
+                                                                      "issuer@example.com")
     assert act("withdraw", reason="").status_code == 400
     assert act("reinstate", reason="meter data confirmed").status_code == 303
     surveil = act("surveillance", result="pass", by="Li Wei", note="site visit")
@@ -275,8 +281,6 @@ def test_issuer_suspends_reinstates_surveils_withdraws_exports_and_checks_the_ch
     assert check.status == "done" and check.result["ok"], check.result
     page = issuer.get("/audit").text
     assert "Audit log intact" in page and "request-issued" in page and "revoke" in page
-    from footprint.registry import audit
-
     with site.registry.read() as s:
         assert check.result["entries"] == audit.newest(s, 1)[0].seq  # the whole log, up to its last entry
 

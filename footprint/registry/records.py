@@ -553,7 +553,7 @@ class Registry:
     # ---- status ----------------------------------------------------------------------------
 
     def _change(self, number: str, action: str, allowed: tuple[str, ...], status: str, reason: str,
-                at: dt.datetime | None) -> Record:
+                at: dt.datetime | None, by: str | None = None) -> Record:
         parse_number(number)
         at = _utc(at) or _now()
         if not reason.strip():
@@ -569,13 +569,15 @@ class Registry:
             if status == "withdrawn":
                 row.revoked_at, row.revocation_reason = at, reason
             s.flush()
-            audit.append(s, action, row.number, {"reason": reason, "from": before, "set": _status_columns(row)}, at)
+            audit.append(s, action, row.number, {"reason": reason, "from": before, "set": _status_columns(row),
+                                                 **({"by": by} if by else {})}, at)
             return _record(row)
 
     def record_surveillance(self, number: str, passed: bool, by: str, note: str,
-                            at: dt.datetime | None = None) -> Record:
+                            at: dt.datetime | None = None, recorded_by: str | None = None) -> Record:
         """Record a surveillance under the certificate's scheme: a pass keeps it active and sets the
-        next due date (none when the certificate ends first); a fail suspends it."""
+        next due date (none when the certificate ends first); a fail suspends it. ``recorded_by``: the
+        account that entered it (the web pages' user), besides ``by``, who carried it out."""
         from footprint.registry.schemes import SCHEMES, surveillance_due
 
         parse_number(number)
@@ -599,13 +601,15 @@ class Registry:
             audit.append(s, "surveillance", row.number, {
                 "result": "pass" if passed else "fail", "by": by, "note": note, "due": _iso(due),
                 "next_due": following.isoformat() if following else None, "scheme": row.scheme,
-                "set": {"surveillance_due": _value(row.surveillance_due)}}, at)
+                "set": {"surveillance_due": _value(row.surveillance_due)},
+                **({"recorded_by": recorded_by} if recorded_by else {})}, at)
             if not passed:
                 row.status, row.status_changed_at = "suspended", at
                 row.status_reason = f"surveillance failed: {note}"
                 s.flush()
                 audit.append(s, "suspend", row.number, {"reason": row.status_reason, "from": "active",
-                                                        "set": _status_columns(row)}, at)
+                                                        "set": _status_columns(row),
+                                                        **({"by": recorded_by} if recorded_by else {})}, at)
             return _record(row)
 
     def due(self, within_days: int = 0, now: dt.datetime | None = None) -> list[Record]:
@@ -636,15 +640,16 @@ class Registry:
             number = rows[number][2]
         return chain
 
-    def revoke(self, number: str, reason: str, at: dt.datetime | None = None) -> Record:
-        """Withdraw a certificate for good (the accreditation world's word for revoking)."""
-        return self._change(number, "revoke", ("active", "suspended", "superseded"), "withdrawn", reason, at)
+    def revoke(self, number: str, reason: str, at: dt.datetime | None = None, by: str | None = None) -> Record:
+        """Withdraw a certificate for good (the accreditation world's word for revoking); ``by``: the account
+        that did it, recorded in the audit entry (the web pages' user)."""
+        return self._change(number, "revoke", ("active", "suspended", "superseded"), "withdrawn", reason, at, by)
 
-    def suspend(self, number: str, reason: str, at: dt.datetime | None = None) -> Record:
-        return self._change(number, "suspend", ("active",), "suspended", reason, at)
+    def suspend(self, number: str, reason: str, at: dt.datetime | None = None, by: str | None = None) -> Record:
+        return self._change(number, "suspend", ("active",), "suspended", reason, at, by)
 
-    def reinstate(self, number: str, reason: str, at: dt.datetime | None = None) -> Record:
-        return self._change(number, "reinstate", ("suspended",), "active", reason, at)
+    def reinstate(self, number: str, reason: str, at: dt.datetime | None = None, by: str | None = None) -> Record:
+        return self._change(number, "reinstate", ("suspended",), "active", reason, at, by)
 
     # ---- reading ---------------------------------------------------------------------------
 

@@ -170,11 +170,12 @@ async def certificate_action(request: Request, number: str, action: str, user: U
     registry = _registry(request)
     form = await request.form()
     reason = str(form.get("reason") or "")
-    changes = {"suspend": lambda: registry.suspend(number, reason),
-               "reinstate": lambda: registry.reinstate(number, reason),
-               "withdraw": lambda: registry.revoke(number, reason),
+    changes = {"suspend": lambda: registry.suspend(number, reason, by=user.email),
+               "reinstate": lambda: registry.reinstate(number, reason, by=user.email),
+               "withdraw": lambda: registry.revoke(number, reason, by=user.email),
                "surveillance": lambda: registry.record_surveillance(
-                   number, form.get("result") == "pass", str(form.get("by") or ""), str(form.get("note") or ""))}
+                   number, form.get("result") == "pass", str(form.get("by") or ""), str(form.get("note") or ""),
+                   recorded_by=user.email)}
     if action not in changes:
         raise PageError(404, "error.not_found")
     if action == "surveillance" and form.get("result") not in ("pass", "fail"):
