@@ -163,3 +163,35 @@ def test_certify_with_two_workers_issues_each_product_once_in_order(cli, park_di
         assert path.name.endswith(f"_{number}.pdf") and not list(out.glob("*.pending"))
         verdict = cli("verify", str(path))
         assert "VALID" in verdict and number in verdict
+
+
+def test_reviewed_park_with_a_waste_output_certifies_its_products_only(cli, tmp_path, project):
+    """`review decide` and `certify` without --product mean every product: a waste output (format 2) carries
+    no burden and gets neither a decision nor a certificate (as `make demo` runs on the demo park's scrap)."""
+    park = write_park(
+        tmp_path / "park", park={"format": "footprint-park/2"},
+        facilities=[{"facility_id": "mill"}],
+        outputs=[{"product_id": "bar", "facility_id": "mill", "unit": "kg", "amount": 1000, "mass_kg": 1},
+                 {"product_id": "scrap", "facility_id": "mill", "unit": "kg", "amount": 50, "kind": "waste"}],
+        inputs=[{"facility_id": "mill", "ref": "factor:billet", "amount": 1.1, "unit": "t"}],
+        factors=[{"code": "billet", "unit": "kg", "fossil": 2.0}])
+    from footprint.documents import read_attachment
+
+    review, out = tmp_path / "review", tmp_path / "certs"
+    cli("keys", "demo")
+    cli("review", str(park), "--out", str(review), "--iterations", "20")
+    [bundle] = review.glob("*-bundle.zip")
+    cli("reviewers", "add", "dana.lee", "--name", "Dana Lee (demo)", "--organisation", "Demo Verification Ltd")
+    decided = cli("review", "decide", str(park), "--approve", "--reviewer", "dana.lee", "--comment", "rows checked",
+                  "--bundle", str(bundle), "--statement", str(ROOT / "inventories" / "demo-statement.yaml"))
+    assert "/bar" in decided and "scrap" not in decided
+    refused = cli("review", "decide", str(park), "--product", "scrap", "--approve", "--reviewer", "dana.lee",
+                  "--comment", "rows checked", "--bundle", str(bundle), "--statement",
+                  str(ROOT / "inventories" / "demo-statement.yaml"), code=1)
+    assert "unknown product(s) scrap" in " ".join(refused.split())
+    cli("certify", str(park), "--issuer", ISSUER, "--out", str(out), "--issue-date", "2026-03-01", "--backdate")
+    [pdf] = out.glob("*.pdf")
+    assert pdf.name.startswith("bar_")
+    data = json.loads(read_attachment(pdf.read_bytes())[1])["extensions"][0]["data"]["results"]
+    # 1.1 t × 2 kg CO2e/kg ÷ 1000 kg of bar; Brightway stores amounts as float32
+    assert data["products"][0]["total"] == pytest.approx(1.1 * 1000 * 2.0 / 1000, rel=1e-6)

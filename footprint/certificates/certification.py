@@ -305,7 +305,7 @@ def issue_reviewed(park_dir: str | Path, issuer_file: str | Path | None, out_dir
 
     park, body = load(park_dir, issuer_file)
     step("Computing the park with the approved review's settings")
-    wanted = list(dict.fromkeys(products)) or [o.product_id for o in park.outputs]
+    wanted = list(dict.fromkeys(products)) or [o.product_id for o in park.outputs if o.kind != "waste"]
     results, reviews = approved_results(registry, Path(park_dir), park.park.id, wanted, park)
     return issue(park, body, results, out_dir, key, wanted, lang, issue_date, registry=registry, step=step,
                  reviews=reviews, **options)  # type: ignore[arg-type]

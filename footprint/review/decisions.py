@@ -129,10 +129,10 @@ def decide_bundle(registry: Registry, park_dir: Path, bundle_path: Path, product
     from footprint.park.loading import load_park
 
     park = load_park(park_dir)
-    known = [o.product_id for o in park.outputs]
+    known = [o.product_id for o in park.outputs if o.kind != "waste"]  # a waste output gets no certificate
     unknown = [p for p in products if p not in known]
     if unknown:
-        raise ValueError(f"unknown product(s) {', '.join(unknown)} in {park_dir}")
+        raise ValueError(f"unknown product(s) {', '.join(unknown)} in {park_dir} (products: {', '.join(known)})")
     files = bundle.read(bundle_path)
     if json.loads(files[bundle.MANIFEST])["park"] != park.park.id:
         raise ValueError(f"{bundle_path} is a bundle of another park")
