@@ -194,19 +194,20 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def _utc(t: dt.datetime | None) -> dt.datetime | None:
+def as_utc(t: dt.datetime | None) -> dt.datetime | None:
+    """A time read from the database as aware UTC (SQLite gives naive UTC, PostgreSQL aware)."""
     if t is None:
         return None
     return t.replace(tzinfo=dt.UTC) if t.tzinfo is None else t.astimezone(dt.UTC)
 
 
 def _iso(t: dt.datetime | None) -> str | None:
-    t = _utc(t)
+    t = as_utc(t)
     return t.isoformat(timespec="seconds") if t else None
 
 
 def _parse_time(s: str) -> dt.datetime:
-    return _utc(dt.datetime.fromisoformat(s))  # type: ignore[return-value]
+    return as_utc(dt.datetime.fromisoformat(s))  # type: ignore[return-value]
 
 
 def _record(c: Certificate) -> Record:
@@ -226,7 +227,7 @@ def _record(c: Certificate) -> Record:
 
 def _value(v: object) -> object:
     """A column value as the audit log writes it (times as UTC ISO 8601 with microseconds)."""
-    return audit.timestamp(_utc(v)) if isinstance(v, dt.datetime) else v
+    return audit.timestamp(as_utc(v)) if isinstance(v, dt.datetime) else v
 
 
 def _columns(c: Certificate) -> dict:
@@ -458,11 +459,11 @@ class Registry:
         (:mod:`footprint.registry.copies`). Refused: a validity that ends before the moment of
         recording (a certificate expired at issue), and a number that was voided or already recorded.
         """
-        at = _utc(at) or _now()
-        if _utc(cert.valid_until) < at:  # type: ignore[operator]
+        at = as_utc(at) or _now()
+        if as_utc(cert.valid_until) < at:  # type: ignore[operator]
             raise RegistryError(f"{reservation.number}: validity ends {_iso(cert.valid_until)}, before its issue "
                                 f"({_iso(at)}); a certificate cannot be expired when issued")
-        if _utc(cert.valid_from) > _utc(cert.valid_until):  # type: ignore[operator]
+        if as_utc(cert.valid_from) > as_utc(cert.valid_until):  # type: ignore[operator]
             raise RegistryError(f"{reservation.number}: validity starts after it ends")
         fields = asdict(cert)
         fields["review"] = json.dumps(cert.review, sort_keys=True) if cert.review else None
@@ -555,7 +556,7 @@ class Registry:
     def _change(self, number: str, action: str, allowed: tuple[str, ...], status: str, reason: str,
                 at: dt.datetime | None, by: str | None = None) -> Record:
         parse_number(number)
-        at = _utc(at) or _now()
+        at = as_utc(at) or _now()
         if not reason.strip():
             raise RegistryError("a reason is required")
         with self.write() as s:
@@ -581,7 +582,7 @@ class Registry:
         from footprint.registry.schemes import SCHEMES, surveillance_due
 
         parse_number(number)
-        at = _utc(at) or _now()
+        at = as_utc(at) or _now()
         if not by.strip() or not note.strip():
             raise RegistryError("a surveillance needs who carried it out (--by) and a note of what was found")
         with self.write() as s:
@@ -592,8 +593,8 @@ class Registry:
                 raise RegistryError(f"{row.number} is {row.status}; surveillance applies to active certificates")
             if row.surveillance_due is None:
                 raise RegistryError(f"{row.number} has no surveillance due (scheme {row.scheme or 'pact'})")
-            due = _utc(row.surveillance_due)
-            following = surveillance_due(SCHEMES[row.scheme], due.date(), _utc(row.valid_until).date()) \
+            due = as_utc(row.surveillance_due)
+            following = surveillance_due(SCHEMES[row.scheme], due.date(), as_utc(row.valid_until).date()) \
                 if passed else None
             if passed:
                 row.surveillance_due = dt.datetime.combine(following, dt.time(0), tzinfo=dt.UTC) if following else None
@@ -619,7 +620,7 @@ class Registry:
             rows = s.execute(select(Certificate).where(Certificate.status == "active",
                                                        Certificate.surveillance_due.is_not(None))
                              .order_by(Certificate.surveillance_due, Certificate.id)).scalars()
-            return [_record(c) for c in rows if _utc(c.surveillance_due) <= limit]
+            return [_record(c) for c in rows if as_utc(c.surveillance_due) <= limit]
 
     def footprint_json(self, number: str) -> str | None:
         """The PACT ProductFootprint embedded in the certificate as issued (None for older certificates)."""

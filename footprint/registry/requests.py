@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from footprint.registry import audit
-from footprint.registry.records import Registry, RegistryError
+from footprint.registry.records import Registry, RegistryError, as_utc
 from footprint.registry.schema import CertificationRequest as RequestRow
 from footprint.registry.schema import Submission as SubmissionRow
 
@@ -57,25 +57,19 @@ class Submission:
     created_at: dt.datetime
 
 
-def _utc(t: dt.datetime | None) -> dt.datetime | None:
-    if t is None:
-        return None
-    return t.replace(tzinfo=dt.UTC) if t.tzinfo is None else t.astimezone(dt.UTC)
-
-
 def _stamp(t: dt.datetime | None) -> str | None:
-    return audit.timestamp(_utc(t)) if t else None
+    return audit.timestamp(as_utc(t)) if t else None
 
 
 def _request(r: RequestRow) -> Request:
     return Request(r.id, r.submission_id, tuple(json.loads(r.products)), r.status, r.requested_by,
-                   _utc(r.created_at), r.decided_by, _utc(r.decided_at), r.decision_note,  # type: ignore[arg-type]
+                   as_utc(r.created_at), r.decided_by, as_utc(r.decided_at), r.decision_note,  # type: ignore[arg-type]
                    tuple(json.loads(r.certificate_numbers or "[]")))
 
 
 def _submission(r: SubmissionRow) -> Submission:
     return Submission(r.id, r.park_id, tuple(json.loads(r.enterprise_ids)), r.folder, r.file_name, r.content_sha256,
-                      r.uploaded_by, _utc(r.created_at))  # type: ignore[arg-type]
+                      r.uploaded_by, as_utc(r.created_at))  # type: ignore[arg-type]
 
 
 def _row(r: RequestRow) -> dict:

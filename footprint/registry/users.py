@@ -18,7 +18,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from footprint.registry import audit
-from footprint.registry.records import Registry, RegistryError
+from footprint.registry.records import Registry, RegistryError, as_utc
 from footprint.registry.schema import User as UserRow
 from footprint.registry.schema import UserEnterprise, WebSession
 
@@ -51,14 +51,8 @@ def _hasher():  # noqa: ANN202 - argon2.PasswordHasher
     return PasswordHasher.from_parameters(RFC_9106_LOW_MEMORY)
 
 
-def _utc(t: dt.datetime | None) -> dt.datetime | None:
-    if t is None:
-        return None
-    return t.replace(tzinfo=dt.UTC) if t.tzinfo is None else t.astimezone(dt.UTC)
-
-
 def _stamp(t: dt.datetime | None) -> str | None:
-    return audit.timestamp(_utc(t)) if t else None
+    return audit.timestamp(as_utc(t)) if t else None
 
 
 def normal_email(email: str) -> str:
