@@ -158,3 +158,58 @@ def test_writes_need_the_registry_key(registry, tmp_path, monkeypatch):  # noqa:
         with pytest.raises(Exception, match="audit key .* is missing"):
             reviewers.add(other, "zhao.min", "Zhao Min", "x")
         assert "signed, but the registry key is missing" in "\n".join(other.audit_report().problems)
+
+
+def _checked_by_orm(registry, number: str):  # noqa: F811
+    """``Registry.checked`` as it was before issue 17's last step: ORM objects, one query per entry's link."""
+    from sqlalchemy import select
+
+    from footprint.registry import seal
+    from footprint.registry.records import _columns, _record
+    from footprint.registry.schema import Certificate
+
+    with registry.read() as s:
+        row = s.execute(select(Certificate).where(Certificate.number == number)).scalar_one_or_none()
+        entries = audit.subject_entries(s, number)
+        problems = audit.check_entries(s, entries, seal.load(registry.home), seal.witnessed(registry.witness))
+        state = audit.replay([audit.parse(e) for e in entries])
+        live = {number: _columns(row)} if row is not None else {}
+        problems += audit.compare(state, {"certificates": live}) if state.rows("certificates").get(number) \
+            or row is not None else []
+        return (_record(row) if row else None), problems
+
+
+def test_checked_in_three_queries_says_what_the_orm_lookup_says(registry, signer, tmp_path):  # noqa: F811
+    """Every tampering of the tests above, one after the other: the same record and the same problems."""
+    first = issuing.issue(registry, signer, "demo-park", tmp_path, lambda r: document(r))
+    second = issuing.issue(registry, signer, "demo-park", tmp_path, lambda r: document(r, product_id="b"))
+    third = issuing.issue(registry, signer, "demo-park", tmp_path, lambda r: document(r, product_id="c"))
+    registry.revoke(first.record.number, "wrong grid factor")
+    numbers = [first.record.number, second.record.number, third.record.number, "FP-NONE-2026-00001-X"]
+
+    def same() -> None:
+        for n in numbers:
+            fast, reference = registry.checked(n), _checked_by_orm(registry, n)
+            assert fast == reference, n
+
+    same()
+    assert registry.checked(first.record.number)[0].status == "withdrawn"
+    _disable_append_only(registry)
+    tamperings = [
+        "UPDATE certificates SET status = 'active', revoked_at = NULL, revocation_reason = NULL WHERE number = :n1",
+        "UPDATE certificates SET pdf_sha256 = :f WHERE number = :n2",
+        "UPDATE audit_log SET detail = replace(detail, 'demo-park', 'demo-parx') WHERE subject = :n3",
+        "DELETE FROM audit_log WHERE seq = 2",
+        "DELETE FROM audit_log WHERE seq = (SELECT max(seq) FROM audit_log)",
+        "DELETE FROM certificates WHERE number = :n2",
+        "UPDATE audit_log SET signature = NULL WHERE subject = :n1",
+    ]
+    for sql in tamperings:
+        with registry.engine.begin() as conn:
+            conn.execute(text(sql), {"n1": numbers[0], "n2": numbers[1], "n3": numbers[2], "f": "f" * 64})
+        same()
+    problems = [p for n in numbers for p in registry.checked(n)[1]]
+    assert any("entries were deleted" in p for p in problems) and any("cut short" in p for p in problems)
+    assert any("was edited or re-chained" in p for p in problems) and any("not signed" in p for p in problems)
+    assert any("row deleted" in p for p in problems) and any("row added outside" in p for p in problems)
+    assert any("'demo-parx' by the audit log" in p for p in problems)

@@ -31,7 +31,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event, insert, select, text, update
+from sqlalchemy import Engine, bindparam, create_engine, event, insert, select, text, update
 from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -419,7 +419,7 @@ class Registry:
 
     def seal(self) -> seal.Seal | None:
         """The registry key for checking (None when this data directory does not have it)."""
-        return self._seal or seal.load(self.home)
+        return self._seal or seal.load_for_checking(self.home)
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Session]:
@@ -672,12 +672,12 @@ class Registry:
         """A certificate's record and what is wrong with it against the signed log (empty when nothing).
 
         Cheaper than :meth:`audit_report`: the certificate's own entries are checked (signed, linked)
-        and replayed against its row, the log for gaps, and its head against the witness.
+        and replayed against its row, the log for gaps, and its head against the witness — in three
+        queries of SQLAlchemy Core (rows with the columns as attributes, as the ORM's objects have them).
         """
         with self.read() as s:
-            row = s.execute(select(Certificate).where(Certificate.number == _key(number))).scalar_one_or_none()
-            entries = audit.subject_entries(s, _key(number))
-            problems = audit.check_entries(s, entries, self.seal(), seal.witnessed(self.witness))
+            row = s.connection().execute(_CERTIFICATE, {"number": _key(number)}).one_or_none()
+            entries, problems = audit.checked_subject(s, _key(number), self.seal(), seal.witnessed(self.witness))
             state = audit.replay([audit.parse(e) for e in entries])
             expected = state.rows("certificates").get(_key(number))
             live = {_key(number): _columns(row)} if row is not None else {}
@@ -695,6 +695,9 @@ class Registry:
             records = [asdict(_record(c)) for c in s.execute(select(Certificate).order_by(Certificate.id)).scalars()]
         return {"format": EXPORT_FORMAT, "generated_at": audit.timestamp(now), "audit_head": report.head,
                 "audit_entries": report.entries, "registry_key": report.key, "certificates": records}
+
+
+_CERTIFICATE = select(Certificate.__table__).where(Certificate.__table__.c.number == bindparam("number"))
 
 
 def _status_columns(c: Certificate) -> dict:

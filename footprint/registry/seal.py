@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import fcntl
+import functools
 import hashlib
 import json
 import os
@@ -79,6 +80,26 @@ def load(home: Path, create: bool = False) -> Seal | None:
         if not create:
             return None
         _create(path)
+    return _read(path)
+
+
+def load_for_checking(home: Path) -> Seal | None:
+    """:func:`load` without ``create``, read again only when the key file changed (a registry that only
+    reads checks every lookup's entries against it)."""
+    path = key_path(home)
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    return _read_unchanged(path, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=8)
+def _read_unchanged(path: Path, _ino: int, _size: int, _mtime_ns: int) -> Seal:
+    return _read(path)
+
+
+def _read(path: Path) -> Seal:
     try:
         key = serialization.load_pem_private_key(path.read_bytes(), None)
     except (OSError, ValueError, TypeError) as e:
