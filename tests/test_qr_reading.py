@@ -74,6 +74,7 @@ def test_verdicts_are_the_same_with_and_without_the_quick_look(documents, monkey
     quick = {name: verification.verify(Path(name), roots, source, now, pdf) for name, pdf in pdfs.items()}
     monkeypatch.setattr(verification, "located_qr_payloads", lambda *_a, **_k: None)
     monkeypatch.setattr(verification, "_plain_embedded_files", lambda _reader: None)
+    _without_library_replacements(monkeypatch)
     whole = {name: verification.verify(Path(name), roots, source, now, pdf) for name, pdf in pdfs.items()}
     assert quick == whole
     assert quick[docs[0][1].name].valid and quick[docs[-1][1].name].valid
@@ -88,6 +89,25 @@ def test_verdicts_are_the_same_with_and_without_the_quick_look(documents, monkey
     declaration = quick[docs[-1][1].name]
     shipment.check_declaration(docs[-1][1], declaration, source, now)
     assert declaration.checks[-1].name == "certificates" and declaration.checks[-1].ok
+
+
+def _without_library_replacements(monkeypatch) -> None:  # noqa: ANN001 - pytest's fixture
+    """pyHanko's and asn1crypto's own functions back in place, and a new event loop per validation."""
+    from asn1crypto.x509 import Name, NameTypeAndValue
+    from pyhanko.pdf_utils import generic, misc
+    from pyhanko.sign.validation import validate_pdf_signature
+
+    verification._check_signature(b"", [], verification.Verdict("x"), dt.datetime.now(dt.UTC))  # installs them
+    for module, name, original in ((generic, "read_hex_string_from_stream", verification._pyhanko_read_hex),
+                                   (generic, "read_until_delimiter", verification._pyhanko_read_token),
+                                   (generic, "_decode_name", verification._pyhanko_decode_name),
+                                   (generic, "read_non_whitespace", verification._pyhanko_read_non_whitespace),
+                                   (misc, "read_non_whitespace", verification._pyhanko_read_non_whitespace),
+                                   (NameTypeAndValue, "_ldap_string_prep", verification._asn1_name_prep),
+                                   (Name, "__eq__", verification._asn1_name_eq),
+                                   (verification, "_validated", validate_pdf_signature)):
+        assert original is not None
+        monkeypatch.setattr(module, name, original)
 
 
 def _with_other_data(pdf: bytes) -> bytes:

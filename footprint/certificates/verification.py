@@ -28,12 +28,14 @@ warning.
 
 from __future__ import annotations
 
+import asyncio
 import binascii
 import datetime as dt
 import functools
 import hashlib
 import io
 import re
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -463,6 +465,70 @@ def _fast_hex_strings() -> None:
         generic.read_hex_string_from_stream = _read_hex_string
 
 
+_DELIMITED = b" \n\r\t\f\x00()<>[]{}/%"  # pyHanko's PDF_WHITESPACE + PDF_DELIMITERS
+_TOKEN = re.compile(b"[^" + re.escape(_DELIMITED) + b"]*")
+_TOKEN_CHUNK = 256
+_PLAIN_NAME = re.compile(b"[" + re.escape(bytes(c for c in range(0x21, 0x7F) if c not in _DELIMITED + b"#")) + b"]*")
+_WHITESPACE = re.compile(b"[ \n\r\t\f\x00]*")
+_pyhanko_read_token = None
+_pyhanko_decode_name = None
+_pyhanko_read_non_whitespace = None
+
+
+def _read_until_delimiter(stream) -> bytes:  # noqa: ANN001 - pyHanko's stream
+    """pyHanko's ``read_until_delimiter`` (a name, a number, a keyword) in one step instead of one byte per
+    call: the bytes up to the next whitespace or delimiter, left unread, or up to the end. A token that
+    does not end within 256 bytes is read by pyHanko's own function."""
+    start = stream.tell()
+    chunk = stream.read(_TOKEN_CHUNK)
+    end = _TOKEN.match(chunk).end()  # type: ignore[union-attr] - matches the empty string at least
+    if end < len(chunk):
+        stream.seek(start + end)
+        return chunk[:end]
+    if len(chunk) < _TOKEN_CHUNK:  # the stream ended: pyHanko's leaves it at the end too
+        return chunk
+    stream.seek(start)
+    return _pyhanko_read_token(stream)  # type: ignore[misc]
+
+
+def _read_non_whitespace(stream, seek_back: bool = False, allow_eof: bool = False) -> bytes:  # noqa: ANN001
+    """pyHanko's ``read_non_whitespace`` in one step instead of one byte per call: skips whitespace, returns
+    the next byte (consumed unless ``seek_back``). A comment, or the end of the stream within 256 bytes,
+    is handed to pyHanko's own function (which skips comments, or raises or returns ``b''`` at the end)."""
+    start = stream.tell()
+    chunk = stream.read(_TOKEN_CHUNK)
+    end = _WHITESPACE.match(chunk).end()  # type: ignore[union-attr] - matches the empty string at least
+    if end < len(chunk) and chunk[end] != 0x25:  # b"%"
+        stream.seek(start + end + (0 if seek_back else 1))
+        return chunk[end:end + 1]
+    stream.seek(start)
+    return _pyhanko_read_non_whitespace(stream, seek_back, allow_eof)  # type: ignore[misc]
+
+
+def _decoded_name(name_bytes: bytes):  # noqa: ANN202 - pyHanko NameObject
+    """pyHanko's ``_decode_name`` without its byte loop for a name of printable ASCII without ``#`` escapes
+    (every name of a certificate); any other is decoded (or refused) by pyHanko's own function."""
+    from pyhanko.pdf_utils.generic import NameObject
+
+    if _PLAIN_NAME.fullmatch(name_bytes):
+        return NameObject("/" + name_bytes.decode("ascii"))
+    return _pyhanko_decode_name(name_bytes)  # type: ignore[misc]
+
+
+def _fast_pdf_tokens() -> None:
+    """Have pyHanko's object reader use :func:`_read_until_delimiter`, :func:`_read_non_whitespace` and
+    :func:`_decoded_name` (once per process): the tokens of the cross-reference streams, the signature
+    dictionary and the form fields, read one byte per call, were a fifth of the signature check."""
+    global _pyhanko_read_token, _pyhanko_decode_name, _pyhanko_read_non_whitespace
+    from pyhanko.pdf_utils import generic, misc
+
+    if _pyhanko_read_token is None:
+        _pyhanko_read_token, _pyhanko_decode_name = generic.read_until_delimiter, generic._decode_name
+        _pyhanko_read_non_whitespace = misc.read_non_whitespace
+        generic.read_until_delimiter, generic._decode_name = _read_until_delimiter, _decoded_name
+        generic.read_non_whitespace = misc.read_non_whitespace = _read_non_whitespace
+
+
 _asn1_name_prep = None
 
 
@@ -478,14 +544,67 @@ def _prepared_short(string: str) -> str:
     return _asn1_name_prep(None, string)  # type: ignore[misc]
 
 
+_asn1_name_eq = None
+
+
+def _names_equal(self, other) -> bool:  # noqa: ANN001 - asn1crypto Names
+    """asn1crypto's RFC 5280 comparison of two names, remembered by the encodings of their RDN sequences
+    (what it compares; a name's own encoding may carry a context tag): pyHanko compares the signer's and
+    its issuer's names a dozen times per signature, and the same ones for every certificate of a
+    certification body. Same bytes, same answer; a comparison that raises is not remembered, so it
+    raises each time. Names over 1 KiB are compared afresh."""
+    from asn1crypto.x509 import Name
+
+    if not isinstance(other, Name):
+        return False
+    key = (self.chosen.dump(), other.chosen.dump())
+    if len(key[0]) > 1024 or len(key[1]) > 1024:
+        return _asn1_name_eq(self, other)  # type: ignore[misc]
+    with _names_lock:
+        known = _name_comparisons.get(key)
+    if known is None:
+        known = _asn1_name_eq(self, other)  # type: ignore[misc]
+        with _names_lock:
+            if len(_name_comparisons) >= 1024:
+                _name_comparisons.pop(next(iter(_name_comparisons)))
+            _name_comparisons[key] = known
+    return known
+
+
+_name_comparisons: dict[tuple[bytes, bytes], bool] = {}
+_names_lock = threading.Lock()
+
+
 def _remembered_name_preparation() -> None:
-    """Have asn1crypto use :func:`_prepared_name` (once per process; its own method does not use ``self``)."""
-    global _asn1_name_prep
-    from asn1crypto.x509 import NameTypeAndValue
+    """Have asn1crypto use :func:`_prepared_name` and :func:`_names_equal` (once per process; its own
+    preparation does not use ``self``)."""
+    global _asn1_name_prep, _asn1_name_eq
+    from asn1crypto.x509 import Name, NameTypeAndValue
 
     if _asn1_name_prep is None:
-        _asn1_name_prep = NameTypeAndValue._ldap_string_prep
+        _asn1_name_prep, _asn1_name_eq = NameTypeAndValue._ldap_string_prep, Name.__eq__
         NameTypeAndValue._ldap_string_prep = _prepared_name
+        Name.__eq__ = _names_equal
+
+
+_threads = threading.local()
+
+
+def _validated(sig, context):  # noqa: ANN001, ANN202 - pyHanko's embedded signature, context and status
+    """pyHanko's ``validate_pdf_signature`` (its coroutine, then the context's sessions released) on one
+    event loop per thread: ``asyncio.run`` makes and closes a new loop at every call (~1 ms)."""
+    from pyhanko.sign.validation.pdf_embedded import async_validate_pdf_signature
+
+    async def validate():  # noqa: ANN202
+        try:
+            return await async_validate_pdf_signature(sig, context)
+        finally:
+            await context.aclose()
+
+    loop = getattr(_threads, "loop", None)
+    if loop is None:
+        loop = _threads.loop = asyncio.new_event_loop()
+    return loop.run_until_complete(validate())
 
 
 def _check_signature(pdf: bytes, roots: list[x509.Certificate], verdict: Verdict, now: dt.datetime):  # noqa: ANN202
@@ -493,10 +612,10 @@ def _check_signature(pdf: bytes, roots: list[x509.Certificate], verdict: Verdict
     (None when it is not a readable PDF), which :func:`embedded_files` may read from."""
     from pyhanko.pdf_utils.reader import PdfFileReader
     from pyhanko.sign.diff_analysis import ModificationLevel
-    from pyhanko.sign.validation import validate_pdf_signature
     from pyhanko.sign.validation.status import SignatureCoverageLevel
 
     _fast_hex_strings()
+    _fast_pdf_tokens()
     _remembered_name_preparation()
     try:
         reader = PdfFileReader(io.BytesIO(pdf), strict=False)
@@ -512,7 +631,7 @@ def _check_signature(pdf: bytes, roots: list[x509.Certificate], verdict: Verdict
         return reader
     sig = sigs[0]
     try:
-        status = validate_pdf_signature(sig, _validation_context(roots, now))
+        status = _validated(sig, _validation_context(roots, now))
     except Exception as e:  # noqa: BLE001
         verdict.add("signature", False, f"cannot be validated ({type(e).__name__}: {e})")
         return reader
@@ -528,7 +647,7 @@ def _check_signature(pdf: bytes, roots: list[x509.Certificate], verdict: Verdict
     proven = _check_archive(stamps, roots, now, verdict) if stamps else None
     ts = status.timestamp_validity
     if proven is not None and ts is not None:  # the signature timestamp is judged when the archive proves it
-        ts = validate_pdf_signature(sig, _validation_context(roots, proven)).timestamp_validity
+        ts = _validated(sig, _validation_context(roots, proven)).timestamp_validity
     if ts is not None:
         verdict.add("timestamp", ts.intact and ts.valid and ts.trusted,
                     f"{ts.timestamp:%Y-%m-%d %H:%M:%S} UTC" + ("" if ts.trusted else " — TSA not trusted"))
@@ -543,7 +662,7 @@ def _check_signature(pdf: bytes, roots: list[x509.Certificate], verdict: Verdict
     if status.trusted:
         verdict.add("signer", True, f"{signer}, chains to a trusted root")
     elif proven is not None and ts is not None and ts.trusted and \
-            validate_pdf_signature(sig, _validation_context(roots, ts.timestamp)).trusted:
+            _validated(sig, _validation_context(roots, ts.timestamp)).trusted:
         verdict.add("signer", True, f"{signer}, chained to a trusted root when signed ({ts.timestamp:%Y-%m-%d}); "
                                     "its certificate is no longer valid today, which the archive timestamps cover")
     else:
