@@ -5,21 +5,25 @@
 Not a test. In the data directory ``--home`` (default /tmp/footprint-bench-home, never your
 FOOTPRINT_HOME) it issues, once, every certificate of the demo park and the demo shipment declaration
 into its own registry (``<home>/bench-verify/``), then measures ``verification.verify`` (signature,
-coverage, trust, number, registry, issuer, data hash, file hash, status) on each document in two
+coverage, trust, number, registry, issuer, data hash, file hash, status) on each document in three
 fresh processes, each verifying every document once untimed and then ``-n`` times:
 
-- **baseline**, verify as it was before issue 17 (the same code with its five changes switched off):
+- **baseline**, verify as it was before issue 17 (the same code with its changes switched off):
   the QR code decoded from 200 dpi images of whole pages, pyHanko reading a signature's hex digits
-  one by one, the trust roots parsed at every verify, certificate names prepared for comparison at
-  every comparison, the embedded files read by pypdf;
-- **footprint**: the QR code decoded from its own rectangle, found among the page's objects; the
-  signature's hex digits read in one step; the roots parsed and names prepared once per process; the
-  embedded files read from the signature check's pyHanko reader.
+  and every other token one byte at a time, the trust roots parsed at every verify, certificate names
+  prepared and compared afresh at every comparison, a new event loop per signature validation, the
+  embedded files read by pypdf, the registry record checked with six ORM queries plus one per entry;
+- **previous**, verify as issue 17's first step left it (2026-11-30, 27 ms CPU): all of the above
+  but the QR code, the hex digits, the roots, the names' preparation and the embedded files;
+- **footprint**: the QR code decoded from its own rectangle, found among the page's objects; pyHanko's
+  tokens read in one step; the roots parsed, names prepared and name comparisons remembered once per
+  process; one event loop per thread; the embedded files read from the signature check's pyHanko
+  reader; the registry record checked in three SQLAlchemy Core queries.
 
 It prints the median per document of wall and CPU time (``time.process_time``: the machine may be
 shared), their ratio, each process's peak memory, the stages of one verify (signature checks,
 embedded files, QR reading, registry lookup), and whether the issue's ≤ 20 ms per document holds.
-Every verdict must be valid and both paths must read the same QR code, or it exits 1. JSON goes to
+Every verdict must be valid and every path must read the same QR code, or it exits 1. JSON goes to
 benchmarks/results/ (git-ignored).
 """
 
@@ -39,6 +43,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 ISSUER = ROOT / "inventories" / "demo-issuer.yaml"
+PATHS = ("baseline", "previous", "footprint")
 GOAL_MS = 20.0  # issue 17: verify ≤ 20 ms per certificate in a running process
 
 
@@ -48,7 +53,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--home", default=os.environ.get("FOOTPRINT_BENCH_HOME", "/tmp/footprint-bench-home"),
                    help="throwaway data directory (never your real FOOTPRINT_HOME)")
     p.add_argument("-n", type=int, default=5, help="timed verifications of each document per path")
-    p.add_argument("--measure", choices=("baseline", "footprint"), help=argparse.SUPPRESS)  # the child's part
+    p.add_argument("--measure", choices=PATHS, help=argparse.SUPPRESS)  # the child's part
     return p.parse_args(argv)
 
 
@@ -101,8 +106,10 @@ def measure(path: str, home: Path, n: int) -> dict:
     from footprint.registry.records import Registry
 
     logging.getLogger("pyhanko").setLevel(logging.CRITICAL)  # as `footprint verify` does
+    if path in ("baseline", "previous"):
+        _last_step_off(verification)
     if path == "baseline":  # verify before issue 17: whole pages, pyHanko's hex reader, roots parsed, pypdf
-        verification.located_qr_payloads = lambda *_args, **_kwargs: None
+        verification._located_codes = lambda *_args, **_kwargs: None
         verification._fast_hex_strings = lambda: None
         verification._remembered_name_preparation = lambda: None
         verification._asn1_roots = verification._asn1_roots.__wrapped__
@@ -134,6 +141,47 @@ def measure(path: str, home: Path, n: int) -> dict:
     return {"path": path, "rows": rows, "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
+def _last_step_off(verification) -> None:  # noqa: ANN001 - the module
+    """verify as issue 17's first step left it: pyHanko's own tokenizer, asn1crypto's own name comparison
+    and hashable form (names' values still prepared once), ``asyncio.run`` per validation, :func:`checked_by_orm`."""
+    from asn1crypto.x509 import Name
+    from pyhanko.sign.validation import validate_pdf_signature
+
+    from footprint.registry.records import Registry
+
+    prepare_names = verification._remembered_name_preparation
+
+    def names_prepared_only() -> None:
+        prepare_names()
+        Name.__eq__, Name.hashable = verification._asn1_name_eq, verification._asn1_name_hashable
+
+    verification._fast_pdf_tokens = lambda: None
+    verification._validated = validate_pdf_signature
+    verification._remembered_name_preparation = names_prepared_only
+    Registry.checked = checked_by_orm
+
+
+def checked_by_orm(registry, number: str):  # noqa: ANN001, ANN201 - Registry; (Record | None, problems)
+    """``Registry.checked`` before issue 17's last step: ORM objects, one query per entry's link (also the
+    reference tests/test_audit.py compares the three-query lookup with)."""
+    from sqlalchemy import select
+
+    from footprint.registry import audit, seal
+    from footprint.registry.records import _columns, _key, _record
+    from footprint.registry.schema import Certificate
+
+    number = _key(number)
+    with registry.read() as s:
+        row = s.execute(select(Certificate).where(Certificate.number == number)).scalar_one_or_none()
+        entries = audit.subject_entries(s, number)
+        problems = audit.check_entries(s, entries, seal.load(registry.home), seal.witnessed(registry.witness))
+        state = audit.replay([audit.parse(e) for e in entries])
+        live = {number: _columns(row)} if row is not None else {}
+        problems += audit.compare(state, {"certificates": live}) if state.rows("certificates").get(number) \
+            or row is not None else []
+        return (_record(row) if row else None), problems
+
+
 def _pages(pdf: bytes) -> int:
     import pypdfium2 as pdfium
 
@@ -152,32 +200,37 @@ def _child(path: str, args: argparse.Namespace) -> dict:
     return json.loads(out.stdout)
 
 
-def report(base: dict, fast: dict, args: argparse.Namespace) -> bool:
-    rows = list(zip(base["rows"], fast["rows"], strict=True))
+def report(runs: dict[str, dict], args: argparse.Namespace) -> bool:
+    """The table: per document and path, median wall and CPU; the ratios of baseline and previous to footprint."""
+    base, prev, fast = runs["baseline"], runs["previous"], runs["footprint"]
     print(f"\nverify per document, median of {args.n}, in a running process ({os.cpu_count()} CPUs, load average "
-          f"{os.getloadavg()[0]:.1f}); baseline = verify before issue 17 (QR decoded from 200 dpi images of whole "
-          "pages)")
-    head = (f"{'document':<44} {'KiB':>5} {'pp':>3} {'baseline wall':>13} {'cpu':>6} {'footprint wall':>14} "
-            f"{'cpu':>6} {'× wall':>7} {'× cpu':>6}")
+          f"{os.getloadavg()[0]:.1f}), ms wall / CPU; baseline = verify before issue 17 (QR decoded from 200 dpi "
+          "images of whole pages), previous = issue 17's first step (2026-11-30)")
+    head = (f"{'document':<44} {'KiB':>4} {'pp':>2} {'baseline':>13} {'previous':>11} {'footprint':>11} "
+            f"{'÷ base cpu':>10} {'÷ prev cpu':>10}")
     print(head)
     print("-" * len(head))
-    for b, f in rows:
-        print(f"{f['file'][:44]:<44} {f['kib']:>5.0f} {f['pages']:>3} {b['wall_ms']:>13.1f} {b['cpu_ms']:>6.1f} "
-              f"{f['wall_ms']:>14.1f} {f['cpu_ms']:>6.1f} {b['wall_ms'] / f['wall_ms']:>6.1f}× "
-              f"{b['cpu_ms'] / f['cpu_ms']:>5.1f}×")
-    bw, bc = (statistics.median(r[k] for r in base["rows"]) for k in ("wall_ms", "cpu_ms"))
-    fw, fc = (statistics.median(r[k] for r in fast["rows"]) for k in ("wall_ms", "cpu_ms"))
-    print(f"{'median over the documents':<54} {bw:>13.1f} {bc:>6.1f} {fw:>14.1f} {fc:>6.1f} {bw / fw:>6.1f}× "
-          f"{bc / fc:>5.1f}×")
-    print(f"peak memory (each path's own process): baseline {base['peak_mib']:.0f} MiB, footprint "
-          f"{fast['peak_mib']:.0f} MiB")
+    for b, p, f in zip(base["rows"], prev["rows"], fast["rows"], strict=True):
+        print(f"{f['file'][:44]:<44} {f['kib']:>4.0f} {f['pages']:>2} {b['wall_ms']:>6.1f} /{b['cpu_ms']:>5.1f} "
+              f"{p['wall_ms']:>5.1f} /{p['cpu_ms']:>4.1f} {f['wall_ms']:>5.1f} /{f['cpu_ms']:>4.1f} "
+              f"{b['cpu_ms'] / f['cpu_ms']:>9.1f}× {p['cpu_ms'] / f['cpu_ms']:>9.1f}×")
+    med = {name: [statistics.median(r[k] for r in run["rows"]) for k in ("wall_ms", "cpu_ms")]
+           for name, run in runs.items()}
+    (bw, bc), (pw, pc), (fw, fc) = med["baseline"], med["previous"], med["footprint"]
+    print(f"{'median over the documents':<52} {bw:>6.1f} /{bc:>5.1f} {pw:>5.1f} /{pc:>4.1f} {fw:>5.1f} /{fc:>4.1f} "
+          f"{bc / fc:>9.1f}× {pc / fc:>9.1f}×   (wall: {bw / fw:.1f}×, {pw / fw:.1f}×)")
+    print("peak memory (each path's own process): " + ", ".join(f"{name} {run['peak_mib']:.0f} MiB"
+                                                                 for name, run in runs.items()))
     print("\nstages of one verify, median over the documents, ms wall / cpu:")
-    for name in fast["rows"][0]["stages"]:
-        b = [statistics.median(r["stages"][name][i] for r in base["rows"]) for i in (0, 1)]
-        f = [statistics.median(r["stages"][name][i] for r in fast["rows"]) for i in (0, 1)]
-        print(f"  {name:<16} baseline {b[0]:7.1f} / {b[1]:6.1f}   footprint {f[0]:7.1f} / {f[1]:6.1f}")
-    ok = all(b["valid"] and f["valid"] and b["qr"] == f["qr"] and f["qr"] for b, f in rows)
-    print(f"\nevery verdict valid and the same QR code read on both paths: {ok}")
+    for stage in fast["rows"][0]["stages"]:
+        cells = []
+        for name, run in runs.items():
+            w, c = (statistics.median(r["stages"][stage][i] for r in run["rows"]) for i in (0, 1))
+            cells.append(f"{name} {w:6.1f} / {c:5.1f}")
+        print(f"  {stage:<16} " + "   ".join(cells))
+    ok = all(b["valid"] and p["valid"] and f["valid"] and b["qr"] == p["qr"] == f["qr"] and f["qr"]
+             for b, p, f in zip(base["rows"], prev["rows"], fast["rows"], strict=True))
+    print(f"\nevery verdict valid and the same QR code read on every path: {ok}")
     print(f"goal ≤ {GOAL_MS:.0f} ms per document: CPU {'MET' if fc <= GOAL_MS else 'NOT met'} ({fc:.1f} ms), "
           f"wall {'MET' if fw <= GOAL_MS else 'NOT met'} ({fw:.1f} ms, shared machine)")
     return ok
@@ -194,12 +247,11 @@ def main(argv: list[str] | None = None) -> int:
     db, pdfs = documents(data_dir)
     print(f"footprint verify benchmark — data directory {data_dir}: {len(pdfs)} documents, registry {db.name}",
           flush=True)
-    base = _child("baseline", args)
-    fast = _child("footprint", args)
-    ok = report(base, fast, args)
+    runs = {path: _child(path, args) for path in PATHS}
+    ok = report(runs, args)
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / f"bench_verify-{datetime.now(UTC):%Y%m%dT%H%M%S}.json"
-    out.write_text(json.dumps({"n": args.n, "baseline": base, "footprint": fast}, indent=1))
+    out.write_text(json.dumps({"n": args.n, **runs}, indent=1))
     print(f"JSON: {out}")
     return 0 if ok else 1
 

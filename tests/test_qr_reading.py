@@ -72,7 +72,7 @@ def test_verdicts_are_the_same_with_and_without_the_quick_look(documents, monkey
     pdfs = {path.name: path.read_bytes() for _, path in (docs[0], docs[-1])}
     pdfs["flipped-data.pdf"] = _with_other_data(pdfs[docs[0][1].name])
     quick = {name: verification.verify(Path(name), roots, source, now, pdf) for name, pdf in pdfs.items()}
-    monkeypatch.setattr(verification, "located_qr_payloads", lambda *_a, **_k: None)
+    monkeypatch.setattr(verification, "_located_codes", lambda *_a, **_k: None)
     monkeypatch.setattr(verification, "_plain_embedded_files", lambda _reader: None)
     _without_library_replacements(monkeypatch)
     whole = {name: verification.verify(Path(name), roots, source, now, pdf) for name, pdf in pdfs.items()}
@@ -105,6 +105,7 @@ def _without_library_replacements(monkeypatch) -> None:  # noqa: ANN001 - pytest
                                    (misc, "read_non_whitespace", verification._pyhanko_read_non_whitespace),
                                    (NameTypeAndValue, "_ldap_string_prep", verification._asn1_name_prep),
                                    (Name, "__eq__", verification._asn1_name_eq),
+                                   (Name, "hashable", verification._asn1_name_hashable),
                                    (verification, "_validated", validate_pdf_signature)):
         assert original is not None
         monkeypatch.setattr(module, name, original)

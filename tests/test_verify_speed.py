@@ -135,9 +135,21 @@ def test_names_compared_by_their_encodings_compare_as_asn1crypto_compares_them(t
 
     first = compared(verification._names_equal)
     assert first == compared(verification._asn1_name_eq) == compared(verification._names_equal)  # remembered too
+    assert Name.hashable.fget is verification._name_hashable
+
+    def hashable(name, form):  # noqa: ANN001, ANN202
+        try:
+            return form(name)
+        except Exception as e:  # noqa: BLE001 - the error is what is compared
+            return type(e)
+
+    for name in (a, b):
+        assert hashable(name, verification._name_hashable) == hashable(name, verification._asn1_name_hashable.fget) \
+            == hashable(name, verification._name_hashable)
     # as pyHanko meets them: a name inside a GeneralName is context-tagged, the certificate's issuer is not
     tagged = GeneralName(name="directory_name", value=Name.build(this)).chosen
     assert tagged.dump() != a.dump()
+    assert hashable(tagged, verification._name_hashable) == hashable(a, verification._asn1_name_hashable.fget)
     for x, y in ((tagged, a), (a, tagged), (tagged, b), (b, tagged)):
         try:
             expected = verification._asn1_name_eq(x, y)

@@ -234,35 +234,41 @@ def located_qr_payloads(pdf: bytes, embedded: set[str], dpi: int = 200) -> list[
     everything the page draws there, so a code painted over reads as on the page.
     """
     import pypdfium2 as pdfium
-    import zxingcpp
 
     doc = pdfium.PdfDocument(pdf)
     try:
-        if _pages_problem(doc):
-            return None
-        found: list[str] = []
-        candidates = 0
-        for page in doc:
-            if page.get_rotation():
-                return None
-            boxes = _code_boxes(page)
-            candidates += len(boxes) if boxes is not None else MAX_QR_CANDIDATES + 1
-            if candidates > MAX_QR_CANDIDATES:
-                return None
-            left, bottom, right, top = page.get_bbox()
-            for x0, y0, x1, y1 in boxes:  # type: ignore[union-attr]
-                margin = QR_MARGIN * max(x1 - x0, y1 - y0)
-                x0, y0 = max(x0 - margin, left), max(y0 - margin, bottom)
-                x1, y1 = min(x1 + margin, right), min(y1 + margin, top)
-                if x1 - x0 < QR_MIN_POINTS or y1 - y0 < QR_MIN_POINTS:
-                    continue
-                image = page.render(scale=dpi / 72, crop=(x0 - left, y0 - bottom, right - x1, top - y1)).to_pil()
-                found.extend(r.text for r in zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode))
-            if any(parse_payload(p)[1] in embedded for p in found):
-                return found
-        return None
+        return _located_codes(doc, embedded, dpi)
     finally:
         doc.close()
+
+
+def _located_codes(doc, embedded: set[str], dpi: int = 200) -> list[str] | None:  # noqa: ANN001 - PdfDocument
+    """:func:`located_qr_payloads` in a document pdfium has open."""
+    import zxingcpp
+
+    if _pages_problem(doc):
+        return None
+    found: list[str] = []
+    candidates = 0
+    for page in doc:
+        if page.get_rotation():
+            return None
+        boxes = _code_boxes(page)
+        candidates += len(boxes) if boxes is not None else MAX_QR_CANDIDATES + 1
+        if candidates > MAX_QR_CANDIDATES:
+            return None
+        left, bottom, right, top = page.get_bbox()
+        for x0, y0, x1, y1 in boxes:  # type: ignore[union-attr]
+            margin = QR_MARGIN * max(x1 - x0, y1 - y0)
+            x0, y0 = max(x0 - margin, left), max(y0 - margin, bottom)
+            x1, y1 = min(x1 + margin, right), min(y1 + margin, top)
+            if x1 - x0 < QR_MIN_POINTS or y1 - y0 < QR_MIN_POINTS:
+                continue
+            image = page.render(scale=dpi / 72, crop=(x0 - left, y0 - bottom, right - x1, top - y1)).to_pil()
+            found.extend(r.text for r in zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode))
+        if any(parse_payload(p)[1] in embedded for p in found):
+            return found
+    return None
 
 
 def _code_boxes(page) -> list[tuple[float, float, float, float]] | None:  # noqa: ANN001 - pypdfium2.PdfPage
@@ -545,46 +551,61 @@ def _prepared_short(string: str) -> str:
 
 
 _asn1_name_eq = None
+_asn1_name_hashable = None
 
 
 def _names_equal(self, other) -> bool:  # noqa: ANN001 - asn1crypto Names
     """asn1crypto's RFC 5280 comparison of two names, remembered by the encodings of their RDN sequences
     (what it compares; a name's own encoding may carry a context tag): pyHanko compares the signer's and
     its issuer's names a dozen times per signature, and the same ones for every certificate of a
-    certification body. Same bytes, same answer; a comparison that raises is not remembered, so it
-    raises each time. Names over 1 KiB are compared afresh."""
+    certification body."""
     from asn1crypto.x509 import Name
 
     if not isinstance(other, Name):
         return False
-    key = (self.chosen.dump(), other.chosen.dump())
-    if len(key[0]) > 1024 or len(key[1]) > 1024:
-        return _asn1_name_eq(self, other)  # type: ignore[misc]
-    with _names_lock:
-        known = _name_comparisons.get(key)
-    if known is None:
-        known = _asn1_name_eq(self, other)  # type: ignore[misc]
-        with _names_lock:
-            if len(_name_comparisons) >= 1024:
-                _name_comparisons.pop(next(iter(_name_comparisons)))
-            _name_comparisons[key] = known
-    return known
+    return _remembered(("eq", self.chosen.dump(), other.chosen.dump()),
+                       lambda: _asn1_name_eq(self, other))  # type: ignore[misc]
 
 
-_name_comparisons: dict[tuple[bytes, bytes], bool] = {}
+def _name_hashable(self) -> str:  # noqa: ANN001 - asn1crypto Name
+    """asn1crypto's ``Name.hashable`` (the prepared form pyHanko looks issuers up by), remembered by the
+    encoding of the RDN sequence it is made from."""
+    return _remembered(("hashable", self.chosen.dump()),
+                       lambda: _asn1_name_hashable.fget(self))  # type: ignore[union-attr]
+
+
+_name_results: dict[tuple, object] = {}
 _names_lock = threading.Lock()
 
 
+def _remembered(key: tuple, compute):  # noqa: ANN001, ANN202 - a function of the names encoded in ``key``
+    """``compute()``, remembered under ``key`` (up to 1,024 results; names of over 2 KiB in all are not).
+    Same bytes, same answer; a computation that raises is not remembered, so it raises each time."""
+    if sum(len(part) for part in key[1:]) > 2048:
+        return compute()
+    with _names_lock:
+        if key in _name_results:
+            return _name_results[key]
+    value = compute()
+    with _names_lock:
+        if len(_name_results) >= 1024:
+            _name_results.pop(next(iter(_name_results)))
+        _name_results[key] = value
+    return value
+
+
 def _remembered_name_preparation() -> None:
-    """Have asn1crypto use :func:`_prepared_name` and :func:`_names_equal` (once per process; its own
-    preparation does not use ``self``)."""
-    global _asn1_name_prep, _asn1_name_eq
+    """Have asn1crypto use :func:`_prepared_name`, :func:`_names_equal` and :func:`_name_hashable` (once per
+    process; its own preparation does not use ``self``)."""
+    global _asn1_name_prep, _asn1_name_eq, _asn1_name_hashable
     from asn1crypto.x509 import Name, NameTypeAndValue
 
     if _asn1_name_prep is None:
         _asn1_name_prep, _asn1_name_eq = NameTypeAndValue._ldap_string_prep, Name.__eq__
+        _asn1_name_hashable = Name.hashable
         NameTypeAndValue._ldap_string_prep = _prepared_name
         Name.__eq__ = _names_equal
+        Name.hashable = property(_name_hashable)
 
 
 _threads = threading.local()
@@ -717,17 +738,14 @@ def verify(pdf_path: Path, roots: list[x509.Certificate], source: RegistrySource
     except Exception as e:  # noqa: BLE001
         files = {}
         verdict.add("data", False, f"cannot read the embedded files ({e})")
-    try:
-        problem = page_problem(pdf)
-    except Exception as e:  # noqa: BLE001 - an unreadable document has no pages to render
-        problem = f"the pages cannot be read ({e})"
-    if problem:
-        verdict.add("pages", False, problem)
-        return verdict
     # a shipment declaration also prints the QR codes of the certificates it names: its own code is
     # the one whose digest is that of a file it embeds
     embedded = {hashlib.sha256(b).hexdigest() for b in files.values()}
-    payloads = [p for p in _safe_qr(pdf, embedded) if parse_payload(p)[1]]
+    problem, codes = _pages_and_codes(pdf, embedded)
+    if problem:
+        verdict.add("pages", False, problem)
+        return verdict
+    payloads = [p for p in codes if parse_payload(p)[1]]
     payloads = [p for p in payloads if parse_payload(p)[1] in embedded] or payloads
     number = qr_digest = None
     if payloads:
@@ -827,11 +845,34 @@ def _review_fact(record: Record) -> str:
     return "no review recorded with this document"
 
 
-def _safe_qr(pdf: bytes, embedded: set[str]) -> list[str]:
+def _pages_and_codes(pdf: bytes, embedded: set[str]) -> tuple[str | None, list[str]]:
+    """:func:`page_problem`, then :func:`document_qr_payloads`, with pdfium opening the document once for
+    both: (why the pages are not rendered, None) or (None, the codes; none when a page cannot be read)."""
+    import pypdfium2 as pdfium
+
     try:
-        return document_qr_payloads(pdf, embedded)
+        doc = pdfium.PdfDocument(pdf)
+    except Exception as e:  # noqa: BLE001 - an unreadable document has no pages to render
+        return f"the pages cannot be read ({e})", []
+    try:
+        try:
+            problem = _pages_problem(doc)
+        except Exception as e:  # noqa: BLE001
+            return f"the pages cannot be read ({e})", []
+        if problem:
+            return problem, []
+        try:
+            located = _located_codes(doc, embedded)
+        except Exception:  # noqa: BLE001 - whatever stops the quick look, the whole pages are still read
+            located = None
+    finally:
+        doc.close()
+    if located is not None:
+        return None, located
+    try:
+        return None, qr_payloads(pdf)
     except Exception:  # noqa: BLE001 - an unreadable page simply has no QR code
-        return []
+        return None, []
 
 
 def _status_reason(record: Record, status: str) -> str:
