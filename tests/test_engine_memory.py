@@ -265,16 +265,85 @@ def test_method_change_recomputes(tmp_path, project, fresh_process):
 
 
 def test_contributions_built_without_validation_equal_validated_ones():
-    from footprint.engine.calculation import _contribution
+    from footprint.engine.calculation import _GIVEN_INPUT, _contribution
     from footprint.park.models import Contribution
 
-    built = _contribution("inputs.csv:3", "steel", [1.5, 0.25, -0.0], ["inputs.csv:3", "inputs.csv:9"])
-    valid = Contribution(key="inputs.csv:3", label="steel", total=1.75, fossil=1.5, biogenic=0.25, luc=0.0,
-                         rows=["inputs.csv:3", "inputs.csv:9"])
+    fields = dict(key="inputs.csv:3", label="steel", total=1.75, fossil=1.5, biogenic=0.25, luc=0.0,
+                  rows=["inputs.csv:3", "inputs.csv:9"], category="materials", amount=2.0, unit="kg",
+                  data_type="primary")
+    built = _contribution(dict(fields), _GIVEN_INPUT)
+    valid = Contribution(**fields)
     assert built == valid and built.model_dump_json() == valid.model_dump_json()
     assert built.model_fields_set == valid.model_fields_set
-    built.category = "materials"  # assignment still goes through pydantic
-    assert "category" in built.model_fields_set
+    built.label = "steel sheet"  # assignment still goes through pydantic
+    assert built.label == "steel sheet" and valid.label == "steel"
+
+
+def _grouped_by_loop(items):
+    """Contributions summed by key with a plain loop over Python floats, rows in first-seen order, sorted by size
+    (stable): the engine's grouping before it was done with arrays, kept here as the reference."""
+    sums, labels, rows = {}, {}, {}
+    for key, label, parts, origin in items:
+        if key in sums:
+            sums[key] = [a + b for a, b in zip(sums[key], parts)]
+        else:
+            sums[key], labels[key] = list(parts), label
+        rows.setdefault(key, {}).update(dict.fromkeys(origin))
+    out = [dict(key=k, label=labels[k], total=float(f + b + luc) + 0.0, fossil=f + 0.0, biogenic=b + 0.0,
+                luc=luc + 0.0, rows=list(rows[k])) for k, (f, b, luc) in sums.items()]
+    return sorted(out, key=lambda c: -abs(c["total"]))
+
+
+@pytest.mark.parametrize("which", ["demo", "generated"])
+def test_contributions_and_dqr_equal_a_plain_loop_bit_for_bit(which, tmp_path, project):
+    """The array grouping gives every product exactly the floats, rows, order and fields that a loop over its
+    exchanges gives (the engine's earlier way), by input row, facility, enterprise and category."""
+    from footprint.engine.calculation import Solution, calculate
+    from footprint.engine.inventory import build_foreground
+
+    park = load_park(DEMO) if which == "demo" else _generated_park(tmp_path, _chain_background("loop-bg"))
+    fg = build_foreground(park)
+    sol = Solution(fg)
+    results = calculate(fg, sol=sol)
+    facilities = {f.facility_id: f for f in park.facilities}
+    products = {o.product_id: o for o in park.outputs}
+    checked = 0
+    for p in results.products:
+        f = facilities[p.facility_id]
+        j = sol.index((fg.database, p.product_id))
+        items = [(e, e.amount * sol.unit_impact(e) / sol.A[j, j]) for e in fg.exchanges
+                 if e.product_id == p.product_id and e.supplier != p.product_id]
+        by = {"input": [], "facility": [], "enterprise": [], "category": []}
+        for e, parts in items:
+            s = f if e.kind == "biosphere" else facilities[products[e.supplier].facility_id] if e.supplier else None
+            values = parts.tolist()
+            by["input"].append((e.rows[0], e.label, values, e.rows))
+            by["facility"].append((s.facility_id, s.name, values, e.rows) if s else
+                                  ("outside-park", "Purchased from outside the park", values, e.rows))
+            by["enterprise"].append((s.enterprise, s.enterprise, values, e.rows) if s else
+                                    ("outside-park", "Purchased from outside the park", values, e.rows))
+            by["category"].append((e.category, e.category, values, e.rows))
+        for grouping, listed in by.items():
+            expected = _grouped_by_loop(listed)
+            got = getattr(p, f"contributions_by_{grouping}")
+            assert [c.model_dump(include=set(expected[0]) if expected else None) for c in got] == expected
+            assert [c.total for c in got] == [c["total"] for c in expected]  # exact floats, not approx
+            checked += len(got)
+        first = {}
+        for e, _ in items:
+            first.setdefault(e.rows[0], e)
+        for c in p.contributions_by_input:
+            e = first[c.key]
+            technosphere = e.kind == "technosphere"
+            assert (c.category, c.data_type, c.amount, c.unit) == (
+                e.category, e.data_type, e.amount if technosphere else None, e.unit if technosphere else None)
+            assert c.model_fields_set == {"key", "label", "total", "fossil", "biogenic", "luc", "rows", "category",
+                                          "data_type"} | ({"amount", "unit"} if technosphere else set())
+        rated = [(fg.targets[e.target].dqr, abs(float(parts.sum()))) for e, parts in items
+                 if e.target in fg.targets and fg.targets[e.target].dqr]
+        weight = sum(w for _, w in rated)
+        assert p.dqr == (round(sum(d * w for d, w in rated) / weight, 2) if weight else None)
+    assert checked > 4 * len(results.products)
 
 
 def test_home_option_holds_the_background_cache(tmp_path):

@@ -36,7 +36,7 @@ from footprint.engine.inventory import (
     write_foreground,
 )
 from footprint.park.errors import ParkDataError, Problem
-from footprint.park.models import Contribution, ParkData, ProductResult, Results
+from footprint.park.models import Contribution, Facility, Output, ParkData, ProductResult, Results
 
 Step = Callable[[str], None]
 
@@ -283,47 +283,84 @@ def _num(x: float) -> float:
     return float(x) + 0.0  # no "-0.0" in results
 
 
-def _contribution(key: str, label: str, parts: list[float], rows: list[str]) -> Contribution:
+def _contribution(values: dict, given: frozenset[str]) -> Contribution:
     """One contribution, built without validation (its fields are ours) as pydantic's ``model_construct`` does
-    but in a quarter of its time: a park of 1,000 products has 22,000 of them, one of 200,000 rows 200,000."""
-    fossil, biogenic, luc = parts
+    but in a quarter of its time: a park of 1,000 products has 22,000 of them, one of 200,000 rows 200,000.
+    ``values`` holds every field; ``given`` the fields that count as set (as ``model_construct(**given)``)."""
     c = _new(Contribution)
-    _set(c, "__dict__", {"key": key, "label": label, "total": _num(fossil + biogenic + luc), "fossil": _num(fossil),
-                         "biogenic": _num(biogenic), "luc": _num(luc), "rows": rows, "category": None,
-                         "amount": None, "unit": None, "data_type": None})
-    _set(c, "__pydantic_fields_set__", set(_GIVEN))
+    _set(c, "__dict__", values)
+    _set(c, "__pydantic_fields_set__", set(given))
     _set(c, "__pydantic_extra__", None)
     _set(c, "__pydantic_private__", None)
     return c
 
 
-def _fill(c: Contribution, **values) -> None:
-    """Set fields of a contribution we built, as assignment would (marking them set) without its overhead."""
-    c.__dict__.update(values)
-    c.__pydantic_fields_set__.update(values)
-
-
 _new, _set = object.__new__, object.__setattr__
-_GIVEN = ("key", "label", "total", "fossil", "biogenic", "luc", "rows")  # fields_set, as model_construct(**these)
+_GIVEN = frozenset(("key", "label", "total", "fossil", "biogenic", "luc", "rows"))
+_GIVEN_EMISSION = _GIVEN | {"category", "data_type"}  # a row's contribution: its category and data type
+_GIVEN_INPUT = _GIVEN_EMISSION | {"amount", "unit"}  # and an input row's amount
+_OUTSIDE = ("outside-park", "Purchased from outside the park")
+GROUPINGS = 4  # by input row, by supplying facility, by enterprise, by category
 
 
-def _grouped(items: list[tuple[str, str, list[float], list[str]]]) -> list[Contribution]:
-    """Contributions summed by key, each with its rows in first-seen order (linear in the rows; Python floats, as
-    numpy's per-call cost dwarfs three additions)."""
-    sums: dict[str, list[float]] = {}
-    labels: dict[str, str] = {}
-    rows: dict[str, dict[str, None]] = defaultdict(dict)  # an ordered set
-    for key, label, parts, origin in items:
-        total = sums.get(key)
-        if total is None:
-            sums[key], labels[key] = list(parts), label
-        else:
-            total[0] += parts[0]
-            total[1] += parts[1]
-            total[2] += parts[2]
-        rows[key].update(dict.fromkeys(origin))
-    out = [_contribution(k, labels[k], v, rows=list(rows[k])) for k, v in sums.items()]
-    return sorted(out, key=lambda c: -abs(c.total))
+def _contributions(kept: list[Exchange], owner: list[int], share: np.ndarray, pids: list[str],
+                   facilities: dict[str, Facility], products: dict[str, Output]) -> list[list[list[Contribution]]]:
+    """Each product's contributions by input row, by supplying facility, by enterprise and by category (in that
+    order), each sorted by size (ties in first-seen order), with the rows of each in first-seen order.
+
+    Grouped with arrays: a group's parts are added in the order of its exchanges starting from 0, exactly as a
+    loop over them would add them (np.bincount adds its weights in input order), so the sums are the same
+    floats; what is left in Python is a few list comprehensions and one object per contribution."""
+    out: list[list[list[Contribution]]] = [[[] for _ in range(GROUPINGS)] for _ in pids]
+    if not kept:
+        return out
+    own = [facilities[products[p].facility_id] for p in pids]
+    makers = {p: facilities[o.facility_id] for p, o in products.items()}
+    source = [own[n] if e.kind == "biosphere" else makers[e.supplier] if e.supplier else None
+              for e, n in zip(kept, owner)]
+    outside, purchased = _OUTSIDE
+    groupings = (  # (key, label) of each exchange under each grouping
+        ([e.rows[0] for e in kept], [e.label for e in kept]),
+        ([s.facility_id if s else outside for s in source], [s.name if s else purchased for s in source]),
+        ([s.enterprise if s else outside for s in source], [s.enterprise if s else purchased for s in source]),
+        ([e.category for e in kept], [e.category for e in kept]),
+    )
+    product = np.array(owner, dtype=np.int64)
+    row_ids: dict[str, int] = {}
+    flat = [row_ids.setdefault(r, len(row_ids)) for e in kept for r in e.rows]  # every exchange's rows, as ids
+    row_labels = list(row_ids)
+    of_row = np.repeat(np.arange(len(kept)), [len(e.rows) for e in kept])
+    n_rows = len(row_labels)
+    for g, (keys, labels) in enumerate(groupings):
+        ids: dict[str, int] = {}
+        key_id = np.array([ids.setdefault(k, len(ids)) for k in keys], dtype=np.int64)
+        found, first, member = np.unique(product * len(ids) + key_id, return_index=True, return_inverse=True)
+        member = member.reshape(-1)
+        sums = np.column_stack([np.bincount(member, weights=share[:, i], minlength=len(found)) for i in range(3)])
+        total = sums[:, 0] + sums[:, 1] + sums[:, 2] + 0.0  # fossil + biogenic + luc; + 0.0: no "-0.0"
+        fossil, biogenic, luc = ((sums[:, i] + 0.0).tolist() for i in range(3))
+        of_group = found // len(ids)
+        # each group's rows: distinct (group, row) pairs in the order first seen
+        pairs, seen = np.unique(member[of_row] * n_rows + flat, return_index=True)
+        ordered = pairs[np.lexsort((seen, pairs // n_rows))]
+        rows = [row_labels[r] for r in (ordered % n_rows).tolist()]
+        bounds = np.concatenate([[0], np.cumsum(np.bincount(ordered // n_rows, minlength=len(found)))]).tolist()
+        total_, first_, of_group_ = total.tolist(), first.tolist(), of_group.tolist()
+        for c in np.lexsort((first, -np.abs(total), of_group)).tolist():
+            k = first_[c]
+            values = {"key": keys[k], "label": labels[k], "total": total_[c], "fossil": fossil[c],
+                      "biogenic": biogenic[c], "luc": luc[c], "rows": rows[bounds[c]:bounds[c + 1]], "category": None,
+                      "amount": None, "unit": None, "data_type": None}
+            given = _GIVEN
+            if g == 0:  # by input row: what the row's first exchange says (its goods, not its transport leg)
+                e = kept[k]
+                values["category"], values["data_type"] = e.category, e.data_type
+                given = _GIVEN_EMISSION
+                if e.kind == "technosphere":
+                    values["amount"], values["unit"] = e.amount, e.unit
+                    given = _GIVEN_INPUT
+            out[of_group_[c]][g].append(_contribution(values, given))
+    return out
 
 
 def calculate(fg: Foreground, iterations: int = 0, seed: int | None = None, sol: Solution | None = None) -> Results:
@@ -341,10 +378,11 @@ def calculate(fg: Foreground, iterations: int = 0, seed: int | None = None, sol:
         by_product[e.product_id].append(e)
 
     pids = [o.product_id for o in park.outputs]
+    position = {p: n for n, p in enumerate(pids)}
     cols = np.array([sol.index((fg.database, p)) for p in pids])
-    diagonal = sol.A.diagonal()
     # every exchange's contribution in one array operation: amount × unit impact of its target ÷ its diagonal
     kept = [e for pid in pids for e in by_product[pid] if e.supplier != pid]  # self-use is inside the diagonal
+    owner = [position[e.product_id] for e in kept]
     targets: dict[tuple[str, Key], int] = {}
     impact_rows, bco2_rows = [], []
     for e in kept:
@@ -354,24 +392,22 @@ def calculate(fg: Foreground, iterations: int = 0, seed: int | None = None, sol:
             bco2_rows.append(sol.unit_biogenic_co2(e))
     which = np.array([targets[(e.kind, e.target)] for e in kept], dtype=np.int64)
     amounts = np.array([e.amount for e in kept])
-    position = {p: n for n, p in enumerate(pids)}
-    diag = diagonal[cols][np.array([position[e.product_id] for e in kept], dtype=np.int64)]
+    diag = sol.A.diagonal()[cols][np.array(owner, dtype=np.int64)]
     raw = amounts[:, None] * np.array(impact_rows).reshape(-1, 3)[which]
     share = raw / diag[:, None]
     bco2 = amounts * np.array(bco2_rows)[which] if kept else amounts
-    contributions: dict[str, list[tuple[Exchange, np.ndarray]]] = {p: [] for p in pids}
-    direct: dict[str, list[supply.Direct]] = {p: [] for p in pids}
-    for k, e in enumerate(kept):
-        contributions[e.product_id].append((e, share[k]))
-        if e.supplier is None:
-            direct[e.product_id].append(supply.Direct(e, fg.targets.get(e.target), raw[k], float(bco2[k])))
-    chain = supply.Chain(fg, sol.A[cols][:, cols], pids, direct)
+    leaf = np.array([k for k, e in enumerate(kept) if e.supplier is None], dtype=np.int64)
+    leaves = supply.Leaves([kept[k] for k in leaf.tolist()], [fg.targets.get(kept[k].target) for k in leaf.tolist()],
+                           np.array(owner, dtype=np.int64)[leaf], raw[leaf], bco2[leaf])
+    chain = supply.Chain(fg, sol.A[cols][:, cols], pids, leaves)
     shares = chain.shares(sol)
     alternatives = shares.alternatives()
 
-    background = _background_closure(fg, pids)
-    datasets = background_datasets(fg, pids)
+    background = _background_closure(fg, chain.upstream)
+    datasets = background_datasets(fg, chain.upstream)
     spread = _monte_carlo(fg, sol, pids, by_product, iterations, seed) if iterations else {}
+    grouped = _contributions(kept, owner, share, pids, facilities, products)
+    dqr = _dqr(fg, kept, owner, share, len(pids))
     results = []
     for n, pid in enumerate(pids):
         o = products[pid]
@@ -379,36 +415,14 @@ def calculate(fg: Foreground, iterations: int = 0, seed: int | None = None, sol:
             continue  # carries no burden and gets no certificate
         f = facilities[o.facility_id]
         h = sol.h[cols[n]]
-        items = contributions[pid]
-        by_row, by_fac, by_ent, by_cat = [], [], [], []
-        for e, array in items:
-            parts = array.tolist()
-            supplier = facilities[products[e.supplier].facility_id] if e.supplier else None
-            if e.kind == "biosphere":
-                supplier = f
-            by_row.append((e.rows[0], e.label, parts, e.rows))
-            fac_key = supplier.facility_id if supplier else "outside-park"
-            by_fac.append((fac_key, supplier.name if supplier else "Purchased from outside the park", parts, e.rows))
-            ent_key = supplier.enterprise if supplier else "outside-park"
-            by_ent.append((ent_key, ent_key if supplier else "Purchased from outside the park", parts, e.rows))
-            by_cat.append((e.category, e.category, parts, e.rows))
-        rows = _grouped(by_row)
-        main = {}
-        for e, _ in items:
-            main.setdefault(e.rows[0], e)
-        for c in rows:
-            e = main[c.key]
-            if e.kind == "technosphere":
-                _fill(c, category=e.category, data_type=e.data_type, amount=e.amount, unit=e.unit)
-            else:
-                _fill(c, category=e.category, data_type=e.data_type)
+        by_input, by_facility, by_enterprise, by_category = grouped[n]
         results.append(ProductResult(
             product_id=pid, name=o.name, name_zh=o.name_zh, facility_id=f.facility_id, facility=f.name,
             enterprise=f.enterprise, enterprise_id=f.enterprise_id, unit=o.unit, amount=o.amount, mass_kg=o.mass_kg,
             hs_code=o.hs_code, total=_num(h.sum()), fossil=_num(h[0]), biogenic=_num(h[1]), luc=_num(h[2]),
-            dqr=_dqr(fg, items), allocation=fg.allocations[pid],
-            contributions_by_input=rows, contributions_by_facility=_grouped(by_fac),
-            contributions_by_enterprise=_grouped(by_ent), contributions_by_category=_grouped(by_cat),
+            dqr=dqr[n], allocation=fg.allocations[pid],
+            contributions_by_input=by_input, contributions_by_facility=by_facility,
+            contributions_by_enterprise=by_enterprise, contributions_by_category=by_category,
             background=sorted(background[pid]), uncertainty=spread.get(pid), background_datasets=datasets[pid],
             **shares.format2(n, o, _num(h.sum()), _num(sol.bco2[cols[n]])),
             allocation_alternatives=alternatives.get(pid, []),
@@ -451,19 +465,27 @@ def _monte_carlo(fg: Foreground, sol: Solution, pids: list[str], by_product: dic
     return uncertainty.simulate(pids, uses, direct, np.array(row_sigma), np.array(factor_sigma), iterations, seed)
 
 
-def _dqr(fg: Foreground, items: list[tuple[Exchange, np.ndarray]]) -> float | None:
-    """Contribution-weighted PACT data quality rating of the first-tier data that carry one."""
-    weights = [(fg.targets[e.target].dqr, abs(float(parts.sum()))) for e, parts in items
-               if e.target in fg.targets and fg.targets[e.target].dqr]
-    total = sum(w for _, w in weights)
-    return round(sum(d * w for d, w in weights) / total, 2) if total else None
+def _dqr(fg: Foreground, kept: list[Exchange], owner: list[int], share: np.ndarray, n: int) -> list[float | None]:
+    """Each product's contribution-weighted PACT data quality rating of the first-tier data that carry one: the
+    weights (|kg CO2e| of each exchange) and weighted ratings summed per product in the exchanges' order."""
+    rating = [0] * len(kept)
+    for k, e in enumerate(kept):
+        target = fg.targets.get(e.target)
+        if target is not None and target.dqr:
+            rating[k] = target.dqr
+    rated = np.array(rating, dtype=np.float64)
+    weight = np.abs(share.sum(axis=1)) if len(kept) else np.zeros(0)
+    where = np.array(owner, dtype=np.int64)
+    total = np.bincount(where, weights=np.where(rated != 0, weight, 0.0), minlength=n).tolist()
+    weighted = np.bincount(where, weights=rated * weight, minlength=n).tolist()
+    return [round(w / t, 2) if t else None for w, t in zip(weighted, total)]
 
 
-def _background_closure(fg: Foreground, pids: list[str]) -> dict[str, set[str]]:
+def _background_closure(fg: Foreground, upstream: dict[str, set[str]]) -> dict[str, set[str]]:
     """Background databases each product depends on, through its park suppliers and loops."""
     def database(e: Exchange) -> str | None:
         if e.target[0] == fg.database:
             return "park factors.csv"
         return e.target[0] if e.kind == "technosphere" else None
 
-    return through_suppliers(fg, pids, database)
+    return through_suppliers(fg, upstream, database)

@@ -19,7 +19,7 @@ from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components
 
 from footprint.engine import electricity
-from footprint.engine.background import CATEGORY_OF_FACTOR, activity_rows, biosphere_codes, co2e_exchanges
+from footprint.engine.background import CATEGORY_OF_FACTOR, activity_rows, co2e_exchanges, flow_codes
 from footprint.park import units
 from footprint.park.errors import ParkDataError, Problem
 from footprint.park.flows import ALIASES, BIOSPHERE_PREFIX
@@ -66,10 +66,16 @@ class Exchange:
     rows: list[str]
     label: str
     supplier: str | None = None  # park product id when the target is a park product
-    conversion: str = ""
+    note: tuple = ("",)  # how the amount came about: a format, then its values (see ``conversion``)
     flow: str | None = None  # the emission row's flow, for direct emissions
     gsd: float | None = None  # the row's stated geometric standard deviation (not for its transport leg)
     leg: bool = False  # the transport leg of an input row (data_type is then its transport_data_type)
+
+    @property
+    def conversion(self) -> str:
+        """How the per-unit amount came about, e.g. "12 t × 1000 kg/t × share / 5000 kg" (formatted when asked
+        for: only the review shows it, and formatting every exchange's numbers was a tenth of linking a park)."""
+        return self.note[0].format(*self.note[1:])
 
 
 @dataclass
@@ -133,6 +139,7 @@ class _Resolver:
         self.park, self.db = park, db
         self.problems: list[Problem] = []
         self.targets: dict[Key, Target] = {}
+        self._found: dict[str, Target] = {}  # refs resolved so far
         for o in park.outputs:
             self.targets[(db, o.product_id)] = Target((db, o.product_id), o.name, o.unit, _category_from_unit(o.unit))
         for f in park.factors:
@@ -149,8 +156,8 @@ class _Resolver:
     def _load_background(self, extra_refs: tuple[str, ...]) -> None:
 
         wanted: dict[str, set[str]] = defaultdict(set)
-        refs = [r for i in self.park.inputs for r in (i.ref, i.transport_ref)] + list(extra_refs)
-        for ref in refs:
+        refs = dict.fromkeys([r for i in self.park.inputs for r in (i.ref, i.transport_ref)] + list(extra_refs))
+        for ref in refs:  # each distinct ref once, in the order first named
             if ref and ref.startswith("bg:"):
                 db, code = self._bg_key(ref)
                 wanted[db].add(code)
@@ -166,7 +173,8 @@ class _Resolver:
                                                               category or "materials", data, node)
 
     def resolve(self, i: Input, column: str) -> Target | None:
-        return self.lookup(i.ref if column == "ref" else i.transport_ref, (i.origin.file, i.origin.row, column))
+        ref = i.ref if column == "ref" else i.transport_ref
+        return self._found.get(ref) or self.lookup(ref, (i.origin.file, i.origin.row, column))
 
     def lookup(self, ref: str, where: tuple[str, int | None, str]) -> Target | None:
         """The target of a ref; a located problem at ``where`` (file, row, column) if there is none."""
@@ -187,6 +195,7 @@ class _Resolver:
             self.problems.append(Problem(*where, ref, f"the activity's unit {target.unit!r} is not one footprint "
                                                       "can convert"))
             return None
+        self._found[ref] = target  # a park's rows name the same few refs again and again
         return target
 
     def problem(self, i: Input, column: str, value: str, expected: str) -> None:
@@ -276,10 +285,11 @@ def build_foreground(park: ParkData) -> Foreground:
                             exchanges.append(Exchange(
                                 o.product_id, "technosphere", t.key, amount, t.unit, category, i.data_type,
                                 [i.origin.label], t.name, None,
-                                f"{i.amount:g} {i.unit} × {fraction:.6g} ({method}) × share / {o.amount:g} {o.unit}",
-                                gsd=i.gsd))
+                                ("{:g} {} × {:.6g} ({}) × share / {:g} {}", i.amount, i.unit, fraction, method,
+                                 o.amount, o.unit), gsd=i.gsd))
             else:
-                note = f"{i.amount:g} {i.unit} × {conv:g} {target.unit}/{i.unit} × share / {o.amount:g} {o.unit}"
+                note = ("{:g} {} × {:g} {}/{} × share / {:g} {}", i.amount, i.unit, conv, target.unit, i.unit,
+                        o.amount, o.unit)
                 exchanges.append(Exchange(o.product_id, "technosphere", target.key, i.amount * conv * per_unit,
                                           target.unit, category, i.data_type, [i.origin.label], target.name,
                                           supplier, note, gsd=i.gsd))
@@ -287,9 +297,10 @@ def build_foreground(park: ParkData) -> Foreground:
                 exchanges.append(Exchange(
                     o.product_id, "technosphere", transport.key, tkm * per_unit, "tkm",
                     "transport", i.transport_data_type, [i.origin.label], f"{transport.name} ({target.name})", None,
-                    f"{tkm:g} tkm ({i.distance_km:g} km) × share / {o.amount:g} {o.unit}", leg=True))
+                    ("{:g} tkm ({:g} km) × share / {:g} {}", tkm, i.distance_km, o.amount, o.unit), leg=True))
 
-    bio = {alias: biosphere_codes().get(spec) for alias, spec in ALIASES.items()}
+    named = flow_codes(list(ALIASES.values()))
+    bio = {alias: named.get(spec) for alias, spec in ALIASES.items()}
     custom = {e.flow.removeprefix(BIOSPHERE_PREFIX) for e in park.emissions if e.flow.startswith(BIOSPHERE_PREFIX)}
     known = set(_existing_codes("biosphere3", custom))
     for e in park.emissions:
@@ -302,7 +313,7 @@ def build_foreground(park: ParkData) -> Foreground:
             per_unit = allocations[o.product_id].share / o.amount
             exchanges.append(Exchange(o.product_id, "biosphere", ("biosphere3", code), kg * per_unit, "kg",
                                       "direct emissions", "primary", [e.origin.label], f"{e.flow} ({e.kind})", None,
-                                      f"{kg:g} kg × share / {o.amount:g} {o.unit}", e.flow, e.gsd))
+                                      ("{:g} kg × share / {:g} {}", kg, o.amount, o.unit), e.flow, e.gsd))
     exempted: dict[str, list[tuple[Exclusion, float]]] = defaultdict(list)
     for x in park.exclusions:
         for o in producing.get(x.facility_id, []):

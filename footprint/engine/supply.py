@@ -12,8 +12,6 @@ so loops are solved, not truncated.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
-from functools import cached_property
 
 import numpy as np
 from scipy.sparse.linalg import splu
@@ -36,33 +34,31 @@ GWP_ORDER = ("AR6", "AR5", "AR4", "unknown")
 C_TO_CO2 = 44.0 / 12.0
 
 
-@dataclass
-class Direct:
-    """One leaf of a product: kg CO2e by part and kg biogenic CO2 per declared unit (before the
-    product's self-use is divided out)."""
+class Leaves:
+    """Every leaf of the park's products (direct emissions, purchased items, transport legs: the exchanges not
+    with a park product), in product order, with kg CO2e by part and kg biogenic CO2 per declared unit (before
+    a product's self-use is divided out) as arrays, so that per-product sums are one array operation each."""
 
-    exchange: Exchange
-    target: Target | None
-    raw: np.ndarray
-    bco2: float
+    def __init__(self, exchanges: list[Exchange], targets: list[Target | None], product: np.ndarray,
+                 raw: np.ndarray, bco2: np.ndarray):
+        self.exchanges, self.targets, self.product, self.raw, self.bco2 = exchanges, targets, product, raw, bco2
+        self.total = raw.sum(axis=1) if len(raw) else np.zeros(0)  # kg CO2e, all three parts
+        self.pcf = self.total + bco2  # each leaf's part of PACT's pcfExcludingBiogenicUptake
 
-    @cached_property
-    def raw_total(self) -> float:
-        """kg CO2e, all three parts."""
-        return float(self.raw.sum())
+    def __len__(self) -> int:
+        return len(self.exchanges)
 
-    @property
-    def pcf(self) -> float:
-        """Its part of PACT's pcfExcludingBiogenicUptake: all three parts and biogenic CO2."""
-        return self.raw_total + self.bco2
+    def per_product(self, values: np.ndarray, n: int) -> np.ndarray:
+        """Sum of ``values`` (one per leaf) for each of n products, added in leaf order from 0 (np.bincount adds
+        its weights in input order: the same floats as a loop)."""
+        return np.bincount(self.product, weights=values, minlength=n) if len(self) else np.zeros(n)
 
 
-def primary_fraction(d: Direct) -> float:
+def primary_fraction(e: Exchange, t: Target | None) -> float:
     """Primary share of one leaf (DESIGN §3 v2): (a) a direct emission; (b) the facility's own
     measured energy use; (d) a measured purchase whose factor is a supplier-specific PCF, in the
     proportion of that PCF's own share; a transport leg likewise with its carrier's own factor.
     Everything else, whatever its activity data, is secondary. (c), park products, is the carrying."""
-    e, t = d.exchange, d.target
     if e.kind == "biosphere":
         return 1.0
     if e.data_type != "primary":
@@ -74,10 +70,9 @@ def primary_fraction(d: Direct) -> float:
     return 0.0
 
 
-def quality(d: Direct) -> tuple[tuple[int, int, int], bool]:
+def quality(e: Exchange, t: Target | None) -> tuple[tuple[int, int, int], bool]:
     """(TeR, GeR, TiR) of one leaf and whether it is unrated: primary activity data with a specific
     factor (or a measured direct emission) rates 1; a factor's own ratings; else 3, unrated."""
-    e, t = d.exchange, d.target
     if e.kind == "biosphere" or (e.data_type == "primary" and t is not None and t.data_type == "primary"):
         return (1, 1, 1), False
     if t is not None and None not in (t.ter, t.ger, t.tir):
@@ -93,8 +88,8 @@ def ref_of(key: Key, fg: Foreground) -> str:
 class Chain:
     """The park products' supply chain: carries per-product quantities to their users."""
 
-    def __init__(self, fg: Foreground, P, pids: list[str], direct: dict[str, list[Direct]]):
-        self.fg, self.pids, self.direct = fg, pids, direct
+    def __init__(self, fg: Foreground, P, pids: list[str], leaves: Leaves):
+        self.fg, self.pids, self.leaves = fg, pids, leaves
         self.index = {p: n for n, p in enumerate(pids)}
         self.P = P
         self._lu = splu(P.T.tocsc())
@@ -116,11 +111,11 @@ class Shares:
     """Every carried quantity of every product, from one solve with many right-hand sides."""
 
     def __init__(self, chain: Chain, sol):  # noqa: ANN001 - calculation.Solution
-        fg, n = chain.fg, len(chain.pids)
+        fg, n, leaves = chain.fg, len(chain.pids), chain.leaves
         self.chain, self.fg = chain, fg
         self.excl = list(fg.park.exclusions)
-        self.boundary = sorted({d.exchange.target for ds in chain.direct.values() for d in ds
-                                if d.target is not None and d.target.boundary != "cradle-to-gate"})
+        self.boundary = sorted({e.target for e, t in zip(leaves.exchanges, leaves.targets)
+                                if t is not None and t.boundary != "cradle-to-gate"})
         outs: dict[str, list[str]] = defaultdict(list)
         for o in fg.park.outputs:
             if o.kind == "product":
@@ -132,25 +127,31 @@ class Shares:
         D = np.zeros((n, base + len(self.excl) + len(self.boundary) + len(self.allocating)))
         bcol = {k: base + len(self.excl) + m for m, k in enumerate(self.boundary)}
         acol = {fid: base + len(self.excl) + len(self.boundary) + m for m, fid in enumerate(self.allocating)}
-        owner = {o.product_id: o.facility_id for o in fg.park.outputs}
+        owner = [o.facility_id for o in fg.park.outputs]  # by product position
+        rated = [quality(e, t) for e, t in zip(leaves.exchanges, leaves.targets)]
+        scores = np.array([r[0] for r in rated], dtype=np.float64).reshape(-1, 3)
+        unrated = np.array([r[1] for r in rated], dtype=bool)
+        primary = np.array([primary_fraction(e, t) for e, t in zip(leaves.exchanges, leaves.targets)])
+        weight = np.abs(leaves.pcf)
+        D[:, 0] = leaves.per_product(primary * leaves.pcf, n)
+        D[:, 1] = leaves.per_product(weight, n)
+        for i in range(3):
+            D[:, 2 + i] = leaves.per_product(weight * scores[:, i], n)
+        D[:, 5] = leaves.per_product(np.where(unrated, weight, 0.0), n)
         self.unrated: dict[str, set[str]] = defaultdict(set)
-        for pid, leaves in chain.direct.items():
-            j = chain.index[pid]
-            for d in leaves:
-                weight = abs(d.pcf)
-                scores, unrated = quality(d)
-                D[j, 0] += primary_fraction(d) * d.pcf
-                D[j, 1] += weight
-                D[j, 2] += weight * scores[0]
-                D[j, 3] += weight * scores[1]
-                D[j, 4] += weight * scores[2]
-                if unrated and weight:
-                    D[j, 5] += weight
-                    self.unrated[pid].add(d.exchange.label)
-                if d.exchange.target in bcol:
-                    D[j, bcol[d.exchange.target]] += d.raw_total
-                if owner[pid] in acol:
-                    D[j, acol[owner[pid]]] += d.raw_total
+        for k in np.flatnonzero(unrated & (weight != 0)).tolist():
+            self.unrated[chain.pids[leaves.product[k]]].add(leaves.exchanges[k].label)
+        # a leaf's kg CO2e in the column of its target outside the boundary, and of its facility if it allocates
+        cells = [(j, bcol[e.target], k) for k, (e, j) in enumerate(zip(leaves.exchanges, leaves.product.tolist()))
+                 if e.target in bcol]
+        cells += [(j, acol[owner[j]], k) for k, j in enumerate(leaves.product.tolist()) if owner[j] in acol]
+        if cells:  # np.add.at adds in the order given: each cell's leaves in leaf order (its cells are one kind)
+            rows, columns, which = (np.array(c, dtype=np.int64) for c in zip(*cells))
+            np.add.at(D, (rows, columns), leaves.total[which])
+        self._boundary_rows: dict[tuple[str, Key], set[str]] = defaultdict(set)
+        for e, j in zip(leaves.exchanges, leaves.product.tolist()):
+            if e.target in bcol:
+                self._boundary_rows[(chain.pids[j], e.target)].update(e.rows)
         for pid, target, amount, sign in fg.alternative:
             D[chain.index[pid], 6] += sign * amount * float(sol.h[sol.index(target)].sum())
         for m, x in enumerate(self.excl):
@@ -159,10 +160,16 @@ class Shares:
         self.x = chain.carry(D)
         self.bcol, self.acol, self.base = bcol, acol, base
         self.allocating_cols = np.array([acol[fid] for fid in self.allocating], dtype=np.int64)
+        # the largest share any allocation moved to each product: most products have none to disclose
+        self._largest_moved = np.abs(self.x[:, self.allocating_cols]).max(axis=1, initial=0.0)
+        self._gwp: list[set[str]] = [set() for _ in range(n)]  # GWP sets of each product's own leaves
+        for e, t, j in zip(leaves.exchanges, leaves.targets, leaves.product.tolist()):
+            if e.amount != 0:
+                self._gwp[j].update(("AR6",) if e.kind == "biosphere" or t is None else t.gwp_sets)
 
     def format2(self, n: int, o: Output, total: float, bco2: float) -> dict:
         """The format-2 fields of ProductResult for product n."""
-        fg, x, pid = self.fg, self.x[n], self.chain.pids[n]
+        fg, x, pid = self.fg, self.x[n].tolist(), self.chain.pids[n]  # Python floats: the same values, faster
         pcf = total + bco2
         items = [ExemptedItem(facility_id=e.facility_id, item=e.item, estimate=e.estimate,
                               per_unit=float(x[self.base + m]), basis=e.basis, source=e.source, row=e.origin.label)
@@ -199,7 +206,7 @@ class Shares:
         and self-use: column j of P (off-diagonal uses, and 1 − diagonal) and its own leaves scale by k.
         The park block is small, so each basis is one dense solve; loops are solved, not approximated."""
         fg, chain = self.fg, self.chain
-        d = np.array([sum(x.raw_total for x in chain.direct[p]) for p in chain.pids])
+        d = chain.leaves.per_product(chain.leaves.total, len(chain.pids))
         dense = chain.P.toarray()
         outputs = {o.product_id: o for o in fg.park.outputs}
         out: dict[str, list[AllocationAlternative]] = defaultdict(list)
@@ -224,16 +231,12 @@ class Shares:
         return out
 
     def _gwp_sets(self, pid: str) -> list[str]:
-        sets: set[str] = set()
-        for p in self.chain.upstream[pid]:
-            for d in self.chain.direct[p]:
-                if d.exchange.amount == 0:
-                    continue
-                sets.update(("AR6",) if d.exchange.kind == "biosphere" or d.target is None else d.target.gwp_sets)
+        index = self.chain.index
+        sets = set().union(*(self._gwp[index[p]] for p in self.chain.upstream[pid]))
         return [g for g in GWP_ORDER if g in sets]
 
     def _allocations(self, n: int, total: float) -> list[AllocationDisclosure]:
-        if total <= 0 or not self.allocating:
+        if total <= 0 or not self.allocating or not self._largest_moved[n] > DISCLOSE * total:
             return []
         moved = self.x[n, self.allocating_cols]
         out = []
@@ -253,8 +256,7 @@ class Shares:
             if value == 0:
                 continue
             t = self.fg.targets[key]
-            rows = sorted({r for p in self.chain.upstream[pid] for d in self.chain.direct[p]
-                           if d.exchange.target == key for r in d.exchange.rows})
+            rows = sorted(set().union(*(self._boundary_rows.get((p, key), ()) for p in self.chain.upstream[pid])))
             out.append(BoundaryException(ref=ref_of(key, self.fg), name=t.name, boundary=t.boundary,
                                          contribution=value, share=value / total if total else 1.0, rows=rows))
         return sorted(out, key=lambda b: -abs(b.contribution))
