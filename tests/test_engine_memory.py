@@ -383,3 +383,32 @@ def test_a_deleted_background_database_is_reported_not_reused(tmp_path, project)
     del bd.databases[name]
     with pytest.raises(ParkDataError, match="unknown background database 'deleted-bg'"):
         compute_park(park)
+
+
+def test_collector_resumes_without_unfreezing_what_others_froze():
+    """A calculation pauses the cyclic collector and resumes it; its objects join the oldest generation, and
+    objects someone else froze (a server before forking) stay frozen."""
+    import gc
+
+    from footprint.engine.calculation import _collector_paused
+
+    assert gc.isenabled()
+    with _collector_paused():
+        assert not gc.isenabled()
+        made = [[] for _ in range(1000)]
+    assert gc.isenabled() and gc.get_freeze_count() == 0 and made
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        with _collector_paused():
+            more = [[] for _ in range(1000)]
+        assert gc.isenabled() and gc.get_freeze_count() == frozen and more
+    finally:
+        gc.unfreeze()
+    gc.disable()
+    try:
+        with _collector_paused():
+            pass
+        assert not gc.isenabled()  # a caller that had it off keeps it off
+    finally:
+        gc.enable()
