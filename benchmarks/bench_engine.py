@@ -13,6 +13,8 @@ its own (peak = the process's resident high-water mark, reset after start-up via
   the data directory's cache), the same park again (unchanged), a changed row (background in memory), the
   park database written (what review, bundle and ``calc --brightway`` add) and not rewritten; and, in
   another process, the first calculation with no background cache (the background is solved);
+- previous engine: the same engine run of main at PREVIOUS (the engine before its second speed pass), whose
+  whole results must be identical to this checkout's (SHA-256 of the results JSON);
 - MultiLCA: ``bw2calc.MultiLCA`` with one functional unit per product and the total method on the written
   database (data packages, matrices, LCI, LCIA), and a new ``bw2calc.LCA`` per product for ``--sample``
   products (the median × N is an EXTRAPOLATION, printed as one).
@@ -31,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import json
 import os
 import platform
@@ -52,6 +55,7 @@ RESULTS = ROOT / "benchmarks" / "results"
 BACKGROUND = "bench-background"
 GENERATOR = "market-zipf/1"  # bump when the background generator changes, to invalidate caches
 BASELINE = "9bc659c"  # main before issue 17's engine change: the park database written on every run
+PREVIOUS = "869285c"  # main before the engine's second speed pass (first calculation 0.93 s CPU at N = 1,000)
 GOALS = {"first_s": 1.0, "unchanged_s": 0.050}  # issue 17 at N = 1,000: first calculation, unchanged park
 USER_DATA = Path("~/.local/share/footprint").expanduser()  # the default data directory a benchmark must not touch
 
@@ -68,6 +72,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--repeat", type=int, default=5, help="runs of the unchanged park (the median is reported)")
     p.add_argument("--skip-baseline", action="store_true", help="do not run main's path")
     p.add_argument("--skip-multilca", action="store_true", help="do not run MultiLCA and the naive LCAs")
+    p.add_argument("--skip-previous", action="store_true", help=f"do not run the engine of main at {PREVIOUS}")
     p.add_argument("--seed", type=int, default=20250101, help="seed of the generators and the sample")
     p.add_argument("--json", metavar="FILE", help="results JSON (default benchmarks/results/bench_engine-<time>.json)")
     p.add_argument("--child", choices=("baseline", "engine", "engine-cold", "multilca"), help=argparse.SUPPRESS)
@@ -351,7 +356,14 @@ def child(args: argparse.Namespace) -> dict:
         results, out["first_no_cache"] = measured(lambda: compute_park(park))
         return out
     if args.child == "engine":
-        results, out["first"] = measured(lambda: compute_park(park))
+        marks: list[tuple[str, float, float]] = []
+        results, out["first"] = measured(lambda: compute_park(
+            park, step=lambda s: marks.append((s.split()[0].lower(), time.perf_counter(), time.process_time()))))
+        marks.append(("end", time.perf_counter(), time.process_time()))
+        out["first_steps"] = {a: {"wall_s": w2 - w1, "cpu_s": c2 - c1}
+                              for (a, w1, c1), (_, w2, c2) in zip(marks, marks[1:])}
+        out["results_sha256"] = hashlib.sha256(results.model_dump_json().encode()).hexdigest()
+        out["results_bytes"] = len(results.model_dump_json())
         runs = [measured(lambda: compute_park(park))[1] for _ in range(args.repeat)]
         out["unchanged"] = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
         again = load_park(args.park)
@@ -411,9 +423,10 @@ def run_child(mode: str, args: argparse.Namespace, park_dir: Path, baseline_tree
     return data
 
 
-def extract_baseline(folder: Path) -> Path:
-    """main at BASELINE: its package and the open-factors CSV it reads, from git."""
-    archive = subprocess.run(["git", "-C", str(ROOT), "archive", BASELINE, "footprint", "inventories/background"],
+def extract_baseline(folder: Path, revision: str = BASELINE) -> Path:
+    """main at a revision: its package and the open-factors CSV it reads, from git."""
+    folder.mkdir(parents=True, exist_ok=True)
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", revision, "footprint", "inventories/background"],
                              capture_output=True, check=True).stdout
     subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
     return folder
@@ -458,7 +471,8 @@ def main(argv: list[str] | None = None) -> int:
     bg_codes = sorted(node_ids(BACKGROUND))
     rows = []
     with tempfile.TemporaryDirectory(prefix="footprint-baseline-") as tmp:
-        tree = None if args.skip_baseline else extract_baseline(Path(tmp))
+        tree = None if args.skip_baseline else extract_baseline(Path(tmp) / "baseline")
+        previous = None if args.skip_previous else extract_baseline(Path(tmp) / "previous", PREVIOUS)
         for n in sizes:
             print(f"\nN = {n:,} products", flush=True)
             folder = data_dir / "parks" / f"bench-{n}"
@@ -470,6 +484,9 @@ def main(argv: list[str] | None = None) -> int:
             if tree:
                 row["baseline"] = run_child("baseline", args, folder, tree)
                 log(f"baseline (main {BASELINE}): {_fmt(row['baseline']['run'])}")
+            if previous:
+                row["previous"] = run_child("engine", args, folder, previous)
+                log(f"previous engine (main {PREVIOUS}): first {_fmt(row['previous']['first'])}")
             row["engine"] = run_child("engine", args, folder)
             e = row["engine"]
             log(f"engine: first {_fmt(e['first'])}; unchanged {_fmt(e['unchanged'])}; changed row "
@@ -502,6 +519,8 @@ def _agrees(row: dict) -> bool:
     ok = True
     if "baseline" in row:
         ok &= all(rel_diff(row["engine"]["parts"], row["baseline"]["parts"], k) <= 1e-9 for k in range(4))
+    if "previous" in row:
+        ok &= row["engine"]["results_sha256"] == row["previous"]["results_sha256"]
     if "multilca" in row:
         totals = {p: v[3] for p, v in row["engine"]["parts"].items()}
         ok &= rel_diff(totals, row["multilca"]["scores"]) <= 1e-6
@@ -517,6 +536,7 @@ def report(rows: list[dict], args: argparse.Namespace, bc_version: str, bd_versi
           f"{' '.join(f'{x:.1f}' for x in os.getloadavg())}.")
     print("Each cell: wall ms / CPU ms of the measuring process / its peak resident memory MiB.\n")
     cases = [("baseline", "run", f"main {BASELINE}: compute_park (writes the park)"),
+             ("previous", "first", f"engine of main {PREVIOUS}: first calculation"),
              ("engine", "first", "engine: first calculation (cache on disk)"),
              ("engine_cold", "first_no_cache", "engine: first calculation, no cache"),
              ("engine", "changed_row", "engine: a changed row (background in memory)"),
@@ -537,6 +557,7 @@ def report(rows: list[dict], args: argparse.Namespace, bc_version: str, bd_versi
         e = r["engine"]
         line = [f"N = {r['N']:,}:"]
         for label, other in (("main", r.get("baseline", {}).get("run")),
+                             (f"engine {PREVIOUS}", r.get("previous", {}).get("first")),
                              ("MultiLCA", r.get("multilca", {}).get("multilca"))):
             if other:
                 line.append(f"{label} ÷ first {_ratio(other, e['first'])}, "
@@ -554,6 +575,10 @@ def report(rows: list[dict], args: argparse.Namespace, bc_version: str, bd_versi
         if "baseline" in r:
             d = max(rel_diff(r["engine"]["parts"], r["baseline"]["parts"], k) for k in range(4))
             parts_.append(f"engine vs main, fossil/biogenic/luc/total {d:.1e} (bound 1e-9)")
+        if "previous" in r:
+            same = r["engine"]["results_sha256"] == r["previous"]["results_sha256"]
+            parts_.append(f"whole results JSON ({r['engine']['results_bytes']:,} bytes) "
+                          f"{'identical to' if same else 'DIFFERENT FROM'} engine {PREVIOUS}'s")
         if "multilca" in r:
             totals = {p: v[3] for p, v in r["engine"]["parts"].items()}
             parts_.append(f"engine vs MultiLCA, total {rel_diff(totals, r['multilca']['scores']):.1e} (bound 1e-6)")
@@ -561,6 +586,9 @@ def report(rows: list[dict], args: argparse.Namespace, bc_version: str, bd_versi
     at = next((r for r in rows if r["N"] == 1000), None)
     if at:
         e = at["engine"]
+        steps = ", ".join(f"{k} {v['wall_s'] * 1000:,.0f} / {v['cpu_s'] * 1000:,.0f}"
+                          for k, v in e["first_steps"].items())
+        print(f"\nFirst calculation at N = 1,000 by step (wall / CPU ms): {steps}")
         print("\nGoals at N = 1,000 (issue 17), in a running process:")
         for label, m, goal in (("first calculation", e["first"], GOALS["first_s"]),
                                ("unchanged park", e["unchanged"], GOALS["unchanged_s"])):

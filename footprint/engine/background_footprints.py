@@ -46,6 +46,7 @@ class BackgroundFootprints:
     ids: np.ndarray  # Brightway node ids, ascending (the matrix order)
     h: np.ndarray  # n × 4: fossil, biogenic, luc, biogenic CO2
     cf: dict[int, np.ndarray] = field(default_factory=dict)  # flow id → kg CO2e per kg by part, biogenic CO2 kg
+    signature: tuple = ()  # the databases' state (``signature``) these footprints were read or solved in
     _network: Network | None = field(default=None, repr=False)
 
     def rows(self, nodes: np.ndarray) -> np.ndarray:
@@ -121,6 +122,7 @@ def footprints(databases: frozenset[str]) -> BackgroundFootprints:
             np.savez(buffer, ids=ids, h=h)
             write_atomic(path, buffer.getvalue())
         loaded.cf = characterisation()
+        loaded.signature = sig
         _MEMO[databases] = (sig, loaded)
         return loaded
 

@@ -63,7 +63,7 @@ def compute_park(park: ParkData, step: Step = lambda _: None, iterations: int = 
             sol = Solution(fg)
             results = calculate(fg, iterations, seed, sol)
             if key:
-                _KNOWN.put(park.park.id, _Known(key, sol.background, signature(sol.background), fg, results))
+                _KNOWN.put(park.park.id, _Known(key, sol.background, sol.signature, fg, results))
         if write_database:
             step(f"Writing database {fg.database}")
             with locks.park(park.park.id):  # another run writing this park waits
@@ -168,6 +168,7 @@ class Solution:
         self.background = closure(linked | {k[0] for k in targets})
         bg = footprints(self.background)
         self._bg = bg
+        self.signature = bg.signature  # the background's state the footprints were read in
         park_keys = [(d["database"], d["code"]) for d in fg.datasets]
         n = len(park_keys)
         self._index: dict[Key, int] = {k: i for i, k in enumerate(park_keys)}
@@ -392,14 +393,10 @@ def calculate(fg: Foreground, iterations: int = 0, seed: int | None = None, sol:
     # every exchange's contribution in one array operation: amount × unit impact of its target ÷ its diagonal
     kept = [e for pid in pids for e in by_product[pid] if e.supplier != pid]  # self-use is inside the diagonal
     owner = [position[e.product_id] for e in kept]
-    targets: dict[tuple[str, Key], int] = {}
-    impact_rows, bco2_rows = [], []
-    for e in kept:
-        if (e.kind, e.target) not in targets:
-            targets[(e.kind, e.target)] = len(impact_rows)
-            impact_rows.append(sol.unit_impact(e))
-            bco2_rows.append(sol.unit_biogenic_co2(e))
-    which = np.array([targets[(e.kind, e.target)] for e in kept], dtype=np.int64)
+    seen: dict[tuple[str, Key], tuple[int, Exchange]] = {}  # each target: its row, an exchange naming it
+    which = np.array([seen.setdefault((e.kind, e.target), (len(seen), e))[0] for e in kept], dtype=np.int64)
+    impact_rows = [sol.unit_impact(e) for _, e in seen.values()]
+    bco2_rows = [sol.unit_biogenic_co2(e) for _, e in seen.values()]
     amounts = np.array([e.amount for e in kept])
     diag = sol.A.diagonal()[cols][np.array(owner, dtype=np.int64)]
     raw = amounts[:, None] * np.array(impact_rows).reshape(-1, 3)[which]
