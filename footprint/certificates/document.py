@@ -13,6 +13,7 @@ from datetime import date
 from typing import Any
 
 from footprint.certificates import pact
+from footprint.certificates import qr as qr_code
 from footprint.documents import LANGS, Rendered, moment, numbers, renderer
 from footprint.park.models import Contribution, ProductResult, Results
 from footprint.registry.certificate import Certificate
@@ -21,6 +22,8 @@ from footprint.registry.issuer import Issuer
 DATA_FILE = "product-footprint.json"
 RESULTS_FILE = "footprint-results.json"
 TOP_CONTRIBUTORS = 6
+CATEGORY_ROWS = 6  # rows the category chart keeps (blank ones print nothing); more categories, more rows
+BLANK = "\u00a0"  # a blank row's cell: one line holding nothing, so the row keeps its height
 
 
 def data_file(results: Results, certificate: Certificate, country: str | None = None,
@@ -41,7 +44,9 @@ def render_certificate(results: Results, certificate: Certificate, lang: str = "
     context = certificate_context(results, certificate, lang, digest)
     out = renderer().output("certificate.html.j2", context, data, DATA_FILE,
                             "PACT v3.0.3 ProductFootprint of this certificate, with footprint's calculation data",
-                            moment(certificate.issue_date), paths=(context["qr_path"],))
+                            moment(certificate.issue_date),
+                            paths=(context["qr_path"], *(row["bar_path"] for row in context["categories"])),
+                            place=True)
     return Rendered(pdf=out.pdf, data=data, sha256=digest, number=certificate.number,
                     signature_box=out.signature_box, text=out.text)
 
@@ -75,9 +80,7 @@ def qr_payload(certificate: Certificate, digest: str) -> str:
 
 def qr_path(payload: str, border: int = 4) -> tuple[str, int]:
     """SVG path data (numbers only) of the QR code and its size in modules, quiet zone included."""
-    import segno
-
-    qr = segno.make(payload, error="m", micro=False)
+    qr = qr_code.make(payload)
     rows = list(qr.matrix_iter(scale=1, border=border))
     d = []
     for y, row in enumerate(rows):
@@ -93,28 +96,37 @@ def qr_path(payload: str, border: int = 4) -> tuple[str, int]:
     return "".join(d), len(rows)
 
 
-def _contribution_rows(items: list[Contribution], total: float) -> list[dict[str, Any]]:
+def bar_path(share: float) -> str:
+    """SVG path data of a contribution bar in its 100 × 10 box (drawn after layout, as the QR code is);
+    an empty path for nothing, as a zero-width rectangle draws nothing."""
+    width = f"{share * 100:.3f}"
+    return f"M0 1h{width}v8h-{width}z" if float(width) > 0 else "M0 1z"
+
+
+def _contribution_rows(items: list[Contribution], total: float, rows: int) -> list[dict[str, Any]]:
+    """The rows of a contribution table, padded with blank rows to ``rows``: every certificate with up
+    to that many has the same table, so its values are placed into one layout (documents.placement)."""
     biggest = max((abs(c.total) for c in items), default=0.0) or 1.0
     out = []
     for c in items:
-        out.append({"c": c, "value": numbers.sig(c.total), "share": numbers.percent(c.total / total) if total else "–",
-                    "bar": abs(c.total) / biggest, "negative": c.total < 0,
+        out.append({"value": numbers.sig(c.total), "share": numbers.percent(c.total / total) if total else "–",
+                    "bar_path": bar_path(abs(c.total) / biggest), "negative": c.total < 0,
                     "zh": numbers.CATEGORY_ZH.get(c.category or c.key, c.category or c.key),
-                    "en": c.category or c.key,
-                    "type_zh": numbers.DATA_TYPE_ZH.get(c.data_type or "", ""),
-                    "amount": numbers.sig(c.amount) if c.amount is not None else ""})
-    return out
+                    "en": c.category or c.key, "label": c.label, "unit": c.unit or BLANK,
+                    "type_zh": numbers.DATA_TYPE_ZH.get(c.data_type or "") or BLANK, "type_en": c.data_type or BLANK,
+                    "amount": numbers.sig(c.amount) if c.amount is not None else BLANK})
+    blank = dict.fromkeys(("value", "share", "zh", "en", "label", "unit", "type_zh", "type_en", "amount"), BLANK)
+    return out + [{**blank, "bar_path": bar_path(0), "negative": False} for _ in range(rows - len(out))]
 
 
 def certificate_context(results: Results, certificate: Certificate, lang: str, digest: str) -> dict[str, Any]:
     """Everything the certificate template prints, as data (the template types no facts)."""
     p: ProductResult = results.product(certificate.product_id)
     pact_unit, unit_amount, _ = pact.declared_unit(p)
-    categories = _contribution_rows(p.contributions_by_category, p.total)
-    for row in categories:
-        row["zh"] = numbers.CATEGORY_ZH.get(row["c"].key, row["c"].key)
-        row["en"] = row["c"].label
-    top = _contribution_rows(p.contributions_by_input[:TOP_CONTRIBUTORS], p.total)
+    categories = _contribution_rows(p.contributions_by_category, p.total, CATEGORY_ROWS)
+    for row, c in zip(categories, p.contributions_by_category, strict=False):
+        row["zh"], row["en"] = numbers.CATEGORY_ZH.get(c.key, c.key), c.label
+    top = _contribution_rows(p.contributions_by_input[:TOP_CONTRIBUTORS], p.total, TOP_CONTRIBUTORS)
     rest = p.contributions_by_input[TOP_CONTRIBUTORS:]
     path, modules = qr_path(qr_payload(certificate, digest))
     alloc_zh, alloc_en = numbers.allocation(p.allocation.basis, p.allocation.share)
@@ -141,8 +153,8 @@ def certificate_context(results: Results, certificate: Certificate, lang: str, d
         "uncertainty": (numbers.sig(u.p2_5), numbers.sig(u.p97_5), u.iterations) if u else None,
         "categories": categories,
         "top": top,
-        "rest_count": len(rest),
-        "rest_value": numbers.sig(sum(c.total for c in rest)) if rest else None,
+        "rest_zh": f"其余 {len(rest)} 项" if rest else BLANK, "rest_en": f"{len(rest)} more" if rest else BLANK,
+        "rest_value": numbers.sig(sum(c.total for c in rest)) if rest else BLANK,
         "allocation_zh": alloc_zh, "allocation_en": alloc_en,
         "allocations": [{"d": d, "moved": numbers.percent(d.moved_share),
                          "shares": ", ".join(f"{pid} {numbers.percent(x)}" for pid, x in d.shares.items())}

@@ -20,8 +20,8 @@ from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
 
-from footprint.documents import vector
-from footprint.documents.fonts import TEMPLATES, ensure_font
+from footprint.documents import placement, vector
+from footprint.documents.fonts import TEMPLATES, ensure_font, subset_in_one_pass
 
 LANGS = ("zh", "en", "zh-en")
 PDF_VARIANT = "pdf/a-3b"
@@ -46,6 +46,7 @@ class Output:
     pdf: bytes
     signature_box: tuple[int, tuple[float, float, float, float]] | None
     text: str
+    placed: bool = False  # values placed into a cached layout (else WeasyPrint laid this document out)
 
 
 class Renderer:
@@ -59,6 +60,7 @@ class Renderer:
         from footprint.documents.fetcher import TemplateFetcher
 
         ensure_font()
+        subset_in_one_pass()
         self.templates = templates.resolve()
         self.fetcher = TemplateFetcher(self.templates)
         self.env = jinja2.Environment(loader=jinja2.FileSystemLoader(self.templates), autoescape=True,
@@ -66,6 +68,7 @@ class Renderer:
         self.font_config = FontConfiguration()
         self.css = CSS(url=(self.templates / "documents.css").as_uri(), url_fetcher=self.fetcher,
                        font_config=self.font_config)
+        self.layouts: dict[str, placement.Layout] = {}  # by probe HTML, most recent last
 
     def pdf(self, template: str, context: dict[str, Any], attachment: bytes, attachment_name: str,
             description: str, moment: datetime) -> tuple[bytes, tuple[int, tuple[float, ...]] | None]:
@@ -75,21 +78,81 @@ class Renderer:
         return out.pdf, out.signature_box
 
     def output(self, template: str, context: dict[str, Any], attachment: bytes, attachment_name: str,
-               description: str, moment: datetime, paths: tuple[str, ...] = ()) -> Output:
+               description: str, moment: datetime, paths: tuple[str, ...] = (), place: bool = False) -> Output:
         """:meth:`pdf`, plus the text laid out. Each SVG path data in ``paths`` (the QR code: WeasyPrint
         parses ~3,000 path commands in ~45 ms) is drawn by :mod:`footprint.documents.vector` after layout,
-        into the same operators WeasyPrint writes for it: the bytes are the same either way."""
-        from weasyprint import HTML, Attachment
+        into the same operators WeasyPrint writes for it: the bytes are the same either way.
 
-        html = self.env.get_template(template).render(**context)
+        With ``place``, the values the template gives through ``v(...)`` are placed into a layout of the
+        template made once (:mod:`footprint.documents.placement`); a document whose values do not fit
+        that layout is laid out by WeasyPrint in full, as without ``place``."""
+        from weasyprint import HTML
+
+        if place:
+            out = self._placed(template, context, attachment, attachment_name, description, moment, paths)
+            if out is not None:
+                return out
+        html = self.env.get_template(template).render(**context, v=placement.plain)
         identifier = hashlib.md5(html.encode() + attachment, usedforsecurity=False).hexdigest().encode()
-        placed = {}
-        for n, d in enumerate(paths):
-            marker = vector.marker(n)
-            html = vector.swap(html, d, marker)
-            placed[vector.marker_operator(n)] = vector.operators(d)
+        html = _with_markers(html, paths)
         document = HTML(string=html, base_url=self.templates.as_uri() + "/", url_fetcher=self.fetcher).render(
             font_config=self.font_config, stylesheets=[self.css])
+        pdf = self._write(document, paths, attachment, attachment_name, description, moment, identifier)
+        return Output(pdf, _signature_box(document), laid_out_text(document))
+
+    def _placed(self, template: str, context: dict[str, Any], attachment: bytes, attachment_name: str,
+                description: str, moment: datetime, paths: tuple[str, ...]) -> Output | None:
+        source = self.env.get_template(template)
+        probes = placement.Probes()
+        html = _with_markers(source.render(**context, v=probes), paths)
+        if "\u2060" in html or not all(map(placement.placeable, probes.values)):
+            return None  # known before any layout is made (a word joiner in the data would read as a probe)
+        layout = self._cached(html, len(paths))
+        if layout.unplaceable:  # values in text that wraps, beside a float, …: printed, so part of the key
+            probes = placement.Probes(frozenset(layout.unplaceable))
+            html = _with_markers(source.render(**context, v=probes), paths)
+            layout = self._cached(html, len(paths))
+        placed = layout.place(probes.values, placement.metadata(layout.document.metadata, probes.values))
+        if placed is None:
+            return None
+        document, text = placed
+        values = probes.values
+        identifier = hashlib.md5(b"\0".join([html.encode(), *(v.encode() for v in values), attachment]),
+                                 usedforsecurity=False).hexdigest().encode()
+        pdf = self._write(document, paths, attachment, attachment_name, description, moment, identifier)
+        return Output(pdf, layout.signature_box, text, placed=True)
+
+    def _cached(self, html: str, paths: int) -> placement.Layout:
+        key = placement.key(html, paths)
+        layout = self.layouts.pop(key, None) or self._layout(html)
+        self.layouts[key] = layout  # most recent last
+        while len(self.layouts) > 64:
+            del self.layouts[next(iter(self.layouts))]
+        return layout
+
+    def _layout(self, html: str) -> placement.Layout:
+        """The probe HTML laid out by WeasyPrint, keeping its layout context for shaping values later."""
+        from weasyprint import DEFAULT_OPTIONS, HTML
+        from weasyprint.document import Document
+
+        class Capturing(Document):
+            context: Any = None
+
+            @classmethod
+            def _build_layout_context(cls, *args: Any) -> Any:
+                cls.context = super()._build_layout_context(*args)
+                return cls.context
+
+        source = HTML(string=html, base_url=self.templates.as_uri() + "/", url_fetcher=self.fetcher)
+        document = Capturing._render(source, self.font_config, None, None,
+                                     {**DEFAULT_OPTIONS, "stylesheets": [self.css]})
+        return placement.Layout(document, Capturing.context, laid_out_text(document), _signature_box(document))
+
+    def _write(self, document: Any, paths: tuple[str, ...], attachment: bytes, attachment_name: str,
+               description: str, moment: datetime, identifier: bytes) -> bytes:
+        from weasyprint import Attachment
+
+        placed = {vector.marker_operator(n): vector.operators(d) for n, d in enumerate(paths)}
         stamp = moment.replace(tzinfo=None)
         files = [Attachment(file_obj=io.BytesIO(attachment), name=attachment_name, description=description,
                             created=stamp, modified=stamp, relationship="Data", url_fetcher=self.fetcher)]
@@ -98,9 +161,15 @@ class Renderer:
             vector.place(pdf, placed)
             _finish(document, pdf)
 
-        pdf = document.write_pdf(pdf_variant=PDF_VARIANT, attachments=files, pdf_identifier=identifier,
-                                 finisher=finish)
-        return Output(pdf, _signature_box(document), laid_out_text(document))
+        return document.write_pdf(pdf_variant=PDF_VARIANT, attachments=files, pdf_identifier=identifier,
+                                  finisher=finish)
+
+
+def _with_markers(html: str, paths: tuple[str, ...]) -> str:
+    """``html`` with each path of ``paths``, in order, replaced by its marker."""
+    for n, d in enumerate(paths):
+        html = vector.swap(html, d, vector.marker(n))
+    return html
 
 
 def _finish(document: Any, pdf: Any) -> None:

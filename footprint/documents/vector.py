@@ -23,8 +23,28 @@ def _number(value: float) -> bytes:
     return str(int(value)).encode() if value.is_integer() else f"{value:f}".rstrip("0").encode()
 
 
+_RUN = re.compile(r"M([0-9.]+) ([0-9.]+)h([0-9.]+)v([0-9.]+)h-\3z")  # a rectangle: QR code runs, bars
+
+
 def operators(d: str) -> list[bytes]:
     """The PDF path operators WeasyPrint 70 writes for path data ``d`` (M/h/v/z only), one per item."""
+    runs = _RUN.findall(d)
+    if runs and sum(len(x) + len(y) + 2 * len(w) + len(h) + 7 for x, y, w, h in runs) == len(d):
+        return _rectangles(runs)  # the same operators as below, ~4× faster
+    return _operators(d)
+
+
+def _rectangles(runs: list[tuple[str, str, str, str]]) -> list[bytes]:
+    out = [b"0 0 m"]
+    for xs, ys, ws, hs in runs:
+        x, y, w, h = float(xs), float(ys), float(ws), float(hs)
+        left, top, right, bottom = _number(x), _number(y), _number(x + w), _number(y + h)
+        out += [b"%s %s m" % (left, top), b"%s %s l" % (right, top), b"%s %s l" % (right, bottom),
+                b"%s %s l" % (_number(x + w - w), bottom), b"h"]
+    return out
+
+
+def _operators(d: str) -> list[bytes]:
     out = [b"0 0 m"]  # WeasyPrint starts every path with a move to the origin
     x = y = 0.0
     start: tuple[float, float] | None = None
@@ -63,11 +83,12 @@ def marker_operator(n: int) -> bytes:
 
 
 def swap(html: str, d: str, replacement: str) -> str:
-    """``html`` with the one path whose data is ``d`` given ``replacement`` instead."""
+    """``html`` with the first path whose data is ``d`` given ``replacement`` instead (paths placed in
+    the order they appear: two with the same data get the same operators either way)."""
     attribute = f'd="{d}"'
-    if html.count(attribute) != 1:
-        raise ValueError(f"the page has {html.count(attribute)} paths with the data to place, not one")
-    return html.replace(attribute, f'd="{replacement}"')
+    if attribute not in html:
+        raise ValueError("the page has no path with the data to place")
+    return html.replace(attribute, f'd="{replacement}"', 1)
 
 
 def place(pdf: Any, placed: dict[bytes, list[bytes]]) -> None:
