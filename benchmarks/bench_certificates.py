@@ -18,8 +18,8 @@ emptied first; nothing is written elsewhere), computes it once (not timed), and 
 3. **issue, pool of ``--workers`` warm processes**: each worker has imported everything, built its
    renderer and rendered one draft certificate of the park before the clock starts (as a server or
    batch worker that has issued such certificates would have: the layout its values are placed into,
-   documents.placement), then issues a disjoint share of the products into one registry. Throughput is counted from the first worker's start to
-   the last one's end.
+   documents.placement), then issues a disjoint share of the products into one registry. Throughput
+   is counted from the first worker's start to the last one's end.
 
 The machine may be shared, so every line gives CPU seconds beside wall seconds: certificates per
 CPU-second show what the code costs, certificates per wall-second what this machine gave it today.

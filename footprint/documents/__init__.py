@@ -4,8 +4,9 @@ It knows no certificate or review: ``certificates.document`` and ``review.docume
 their templates print. Identical inputs and date give byte-identical PDFs: document dates come
 from the given moment, the PDF identifier from the content.
 
-One ``Renderer`` per process keeps the compiled templates, the parsed stylesheet and the font
-configuration; reusing them is most of what makes a certificate take ~0.1 s rather than ~0.3 s.
+One ``Renderer`` per process keeps the compiled templates, the parsed stylesheet, the font
+configuration and the layouts values are placed into (:mod:`footprint.documents.placement`): a
+certificate whose layout exists takes ~60 ms instead of WeasyPrint's ~700 ms.
 """
 
 from __future__ import annotations
@@ -126,7 +127,7 @@ class Renderer:
         key = placement.key(html, paths)
         layout = self.layouts.pop(key, None) or self._layout(html)
         self.layouts[key] = layout  # most recent last
-        while len(self.layouts) > 64:
+        while len(self.layouts) > 16:  # a layout holds its laid-out document: a few MB
             del self.layouts[next(iter(self.layouts))]
         return layout
 

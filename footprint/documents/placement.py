@@ -372,7 +372,8 @@ class _Page:
             stream.transform(a=scale, d=scale)
             for dx, box, ops in self._drawn:
                 if box is not None:
-                    draw_text(stream, box, 0, "clip", "none")
+                    if box.text.strip():  # a blank cell draws nothing (as in draw_first_line), so skip it whole
+                        draw_text(stream, box, 0, "clip", "none")
                 else:
                     stream.push_state()
                     stream.transform(e=dx)
