@@ -129,6 +129,28 @@ def test_issued_certificate_verifies_and_pdfsig_agrees(issued, roots, registry):
     assert "Signature Field Name: CertificationBody" in out
 
 
+def test_kept_signing_certificate_attribute_is_the_one_pyhanko_builds(demo_key):
+    """The signer builds the signing-certificate-v2 attribute once (signing.py): in each of three
+    signatures the attribute is, byte for byte, the one pyHanko builds from the certificate itself, and
+    every signature is intact."""
+    from asn1crypto import cms
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign.general import as_signing_certificate_v2
+    from pyhanko.sign.validation import validate_pdf_signature
+
+    from footprint.registry.records import Reservation
+
+    kept = signing.DocumentSigner(demo_key)
+    unsigned = document(Reservation("FP-T-2026-00001-X", "demo-park", 2026, 1)).pdf
+    built = as_signing_certificate_v2(cms.Certificate.load(demo_key.cert.public_bytes(serialization.Encoding.DER)))
+    for _ in range(3):
+        (sig,) = PdfFileReader(io.BytesIO(kept.sign(unsigned))).embedded_signatures
+        (value,) = [a["values"][0] for a in sig.signer_info["signed_attrs"]
+                    if a["type"].native == "signing_certificate_v2"]
+        assert value.dump() == built.dump()
+        assert validate_pdf_signature(sig).intact
+
+
 def test_signature_field_is_the_visible_box_and_pdfa_metadata_agree(issued):
     from pyhanko.pdf_utils.reader import PdfFileReader
 
