@@ -36,6 +36,8 @@ from dataclasses import dataclass, field
 from math import inf
 from typing import Any
 
+from footprint.documents import vector
+
 PROBE = "&#8288;{}&#8288;"  # n between word joiners: no line break inside, no wider than a number. Written as
 # character references: a word joiner in the HTML itself can only come from data, which then is not placed
 _PROBE = re.compile("\u2060(\\d+)\u2060")
@@ -134,6 +136,7 @@ class Layout:
         self.lines: list[_Line] = []
         self.reflows: list[_Reflow] = []
         self._shapes: dict[tuple[int, str, bool], tuple[Any, int | None]] = {}
+        self._drawings: dict[tuple[Any, ...], tuple[list[Any], dict[Any, tuple[dict, dict]]]] = {}
         self.refused: str | None = None  # why the last document's values were not placed
         self.problems: list[str] = []  # where values cannot be placed, and why
         self.unplaceable: set[int] = set()  # the probes found there: their values must be printed in the HTML
@@ -236,7 +239,7 @@ class Layout:
         for page in self.document.pages:
             s = stream(page)
             page.paint(s, 0.75)
-            self.pages.append(list(s.stream))
+            self.pages.append(_joined(s.stream))
         for line in self.lines:
             for leaf in line.leaves:
                 if not leaf.probes:
@@ -351,6 +354,49 @@ class Layout:
         return out
 
 
+    def draw(self, stream: Any, box: Any) -> None:
+        """Draw a value's text box, as ``draw_text`` does. Most values recur from certificate to certificate
+        at the same place (units, category names, dates, blank rows: 59 % in the benchmark park), so the
+        operators drawn for a text, style and position are kept with the glyphs they use, and replayed."""
+        from weasyprint.draw.text import draw_text
+
+        key = (id(box.style), box.text, box.position_x, box.position_y, box.baseline)
+        kept = self._drawings.get(key)
+        if kept is None:
+            kept = self._drawing(stream, box)
+            if kept is None:
+                draw_text(stream, box, 0, "clip", "none")
+                return
+            if len(self._drawings) > 20_000:
+                self._drawings.clear()
+            self._drawings[key] = kept
+        ops, glyphs = kept
+        for font_key, (widths, to_unicode) in glyphs.items():
+            font = stream._fonts[font_key]
+            for glyph, width in widths.items():
+                font.widths.setdefault(glyph, width)
+            for glyph, text in to_unicode.items():
+                font.to_unicode.setdefault(glyph, text)
+        stream.push_state()
+        stream.stream.extend(ops)
+        stream.pop_state()
+
+    def _drawing(self, stream: Any, box: Any) -> tuple[list[Any], dict[Any, tuple[dict, dict]]] | None:
+        """``draw_text``'s operators for ``box`` on a stream of their own, and the glyphs they use; ``None``
+        when they would need a font or graphics state that not every document of this layout has."""
+        from weasyprint.draw.text import draw_text
+        from weasyprint.pdf.stream import Stream
+
+        fonts = {k: _font_copy(f, empty=True) for k, f in stream._fonts.items()}
+        own = Stream(fonts, stream.page_rectangle, stream._resources, stream._images, None, stream._color_profiles,
+                     stream._output_intent, compress=False)
+        draw_text(own, box, 0, "clip", "none")
+        if set(fonts) - set(self.fonts) or any(f.missing for f in fonts.values()) \
+                or set(stream._resources["ExtGState"]) - set(self.resources["ExtGState"]):
+            return None
+        return list(own.stream), {k: (f.widths, f.to_unicode) for k, f in fonts.items() if f.widths or f.to_unicode}
+
+
 class _Page:
     """A page of a placed document: WeasyPrint's ``Page`` as ``generate_pdf`` uses it."""
 
@@ -361,7 +407,6 @@ class _Page:
 
     def paint(self, stream: Any, scale: float = 1) -> None:
         import pydyf
-        from weasyprint.draw.text import draw_text
 
         for key, state in self._layout.resources["ExtGState"].items():
             stream._resources["ExtGState"].setdefault(key, pydyf.Dictionary(state))
@@ -373,7 +418,7 @@ class _Page:
             for dx, box, ops in self._drawn:
                 if box is not None:
                     if box.text.strip():  # a blank cell draws nothing (as in draw_first_line), so skip it whole
-                        draw_text(stream, box, 0, "clip", "none")
+                        self._layout.draw(stream, box)
                 else:
                     stream.push_state()
                     stream.transform(e=dx)
@@ -434,10 +479,29 @@ def _ends_at_break(line: Any) -> bool:
     return False
 
 
-def _font_copy(font: Any) -> Any:
-    """A template font for one document: its glyphs so far, with room for the document's own."""
+def _joined(items: list[Any]) -> list[Any]:
+    """A page's operators as pydyf writes them, joined into a few chunks once instead of item by item for
+    every document; a placed path's marker (``0 0 m`` and its move) stays two items, as
+    :func:`footprint.documents.vector.place` looks for them."""
+    import pydyf
+
+    out: list[Any] = []
+    run: list[bytes] = []
+    for item in items:
+        if isinstance(item, bytes) and vector.is_marker(item) and run and run[-1] == b"0 0 m":
+            out += [b"\n".join(run[:-1]), b"0 0 m", item] if len(run) > 1 else [b"0 0 m", item]
+            run = []
+        else:
+            run.append(pydyf._to_bytes(item))
+    return out + ([b"\n".join(run)] if run else [])
+
+
+def _font_copy(font: Any, empty: bool = False) -> Any:
+    """A template font for one document: its glyphs so far (none if ``empty``), with room for the
+    document's own."""
     new = copy.copy(font)
-    new.widths, new.to_unicode, new.missing = dict(font.widths), dict(font.to_unicode), dict(font.missing)
+    new.widths, new.to_unicode, new.missing = ({}, {}, {}) if empty else (
+        dict(font.widths), dict(font.to_unicode), dict(font.missing))
     return new
 
 

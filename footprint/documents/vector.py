@@ -83,6 +83,11 @@ def marker(n: int) -> str:
     return f"M0.123457 {n}.654321z"
 
 
+def is_marker(operator: bytes) -> bool:
+    """Whether ``operator`` is a marker's move (see :func:`marker_operator`)."""
+    return operator.startswith(b"0.123457 ") and operator.endswith(b".654321 m")
+
+
 def marker_operator(n: int) -> bytes:
     """The operator the marker leaves in the page's content stream."""
     return b"0.123457 %s m" % _number(n + 0.654321)
