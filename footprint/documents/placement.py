@@ -108,7 +108,6 @@ class _Line:
     leaves: list[_Leaf]
     align: float  # share of the free width left of the content: 0 left, ½ centre, 1 right
     room: float  # free width of the line in the template, CSS px
-    first: bool  # the line starts its block (WeasyPrint shapes the first box as a line start)
 
 
 @dataclass
@@ -170,8 +169,9 @@ class Layout:
             texts = [b for b in leaves if isinstance(b, boxes.TextBox)]
             if not any("\u2060" in b.text for b in texts):
                 continue
-            if any(not isinstance(b, boxes.TextBox) for b in leaves):
-                raise _Unplaceable(f"a line with a value also holds {type(leaves[0]).__name__}")
+            other = next((b for b in leaves if not isinstance(b, boxes.TextBox)), None)
+            if other is not None:
+                raise _Unplaceable(f"a line with a value also holds {type(other).__name__}")
             if any(2 * len(_PROBE.findall(b.text)) != b.text.count("\u2060") for b in texts):
                 raise _Unplaceable("a probe is split between two text boxes")
             carrying.append((i, line, texts))
@@ -216,7 +216,7 @@ class Layout:
                     raise _Unplaceable("a text box with a value has a border")
             content = max(b.position_x + b.margin_width() for b in texts) - min(b.position_x for b in texts)
             self.lines.append(_Line(page, [_Leaf(b, bool(_PROBE.search(b.text))) for b in texts],
-                                    _ALIGN[align], (right - left) - content, i == 0))
+                                    _ALIGN[align], (right - left) - content))
             line.children = ()  # drawn per document, not with the page
 
     def _record(self) -> None:
@@ -277,7 +277,7 @@ class Layout:
                     continue
                 box = leaf.box
                 text = substitute(box.text, values)
-                new, skip = self._shaped(box, text, line.first and k == 0)
+                new, skip = self._shaped(box, text, k == 0)  # WeasyPrint shapes a line's first box as its start
                 if new is None or skip is not None or new.text != text:
                     self.refused = f"{text!r} is not one text box"
                     return None
