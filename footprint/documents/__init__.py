@@ -108,11 +108,11 @@ class Renderer:
         html = _with_markers(source.render(**context, v=probes), paths)
         if "\u2060" in html or not all(map(placement.placeable, probes.values)):
             return None  # known before any layout is made (a word joiner in the data would read as a probe)
-        layout = self._cached(html, len(paths))
+        layout = self._cached(html)
         if layout.unplaceable:  # values in text that wraps, beside a float, …: printed, so part of the key
             probes = placement.Probes(frozenset(layout.unplaceable))
             html = _with_markers(source.render(**context, v=probes), paths)
-            layout = self._cached(html, len(paths))
+            layout = self._cached(html)
         placed = layout.place(probes.values, placement.metadata(layout.document.metadata, probes.values))
         if placed is None:
             return None
@@ -123,8 +123,8 @@ class Renderer:
         pdf = self._write(document, paths, attachment, attachment_name, description, moment, identifier)
         return Output(pdf, layout.signature_box, text, placed=True)
 
-    def _cached(self, html: str, paths: int) -> placement.Layout:
-        key = placement.key(html, paths)
+    def _cached(self, html: str) -> placement.Layout:
+        key = placement.key(html)
         layout = self.layouts.pop(key, None) or self._layout(html)
         self.layouts[key] = layout  # most recent last
         while len(self.layouts) > 16:  # a layout holds its laid-out document: a few MB

@@ -136,7 +136,6 @@ class Layout:
         self.reflows: list[_Reflow] = []
         self._shapes: dict[tuple[int, str, bool], tuple[Any, int | None]] = {}
         self._drawings: dict[tuple[Any, ...], tuple[list[Any], dict[Any, tuple[dict, dict]]]] = {}
-        self.refused: str | None = None  # why the last document's values were not placed
         self.problems: list[str] = []  # where values cannot be placed, and why
         self.unplaceable: set[int] = set()  # the probes found there: their values must be printed in the HTML
         self._find_lines()
@@ -251,21 +250,12 @@ class Layout:
 
     # -- once per document ------------------------------------------------------------------------
 
-    def _refusal(self, values: list[str]) -> str | None:
-        if self.problems:
-            return "; ".join(self.problems)
-        for v in values:
-            if not placeable(v):
-                return f"{v!r} is not plain text in the document font"
-        return None
-
     def place(self, values: list[str], metadata: Any) -> tuple[Any, str] | None:
         """A WeasyPrint ``Document`` of this template with ``values`` in place of the probes and the
         text laid out on its pages, or ``None`` when a value cannot be placed (see the module's rules)."""
         from weasyprint.document import Document
 
-        self.refused = self._refusal(values)
-        if self.refused:
+        if self.problems or not all(map(placeable, values)):
             return None
         drawn: list[list[tuple[float, Any, list[Any] | None]]] = [[] for _ in self.pages]
         for line in self.lines:
@@ -279,15 +269,12 @@ class Layout:
                 text = substitute(box.text, values)
                 new, skip = self._shaped(box, text, k == 0)  # WeasyPrint shapes a line's first box as its start
                 if new is None or skip is not None or new.text != text:
-                    self.refused = f"{text!r} is not one text box"
                     return None
                 if abs(new.baseline - box.baseline) > 1e-6 or abs(new.margin_height() - box.margin_height()) > 1e-6:
-                    self.refused = f"{text!r} shapes to another height or baseline"
                     return None
                 placed.append((leaf, added, new))
                 added += new.margin_width() - box.margin_width()
             if added >= line.room - 0.01:  # WeasyPrint would wrap or overflow it
-                self.refused = f"{substitute(_line_text(line), values)!r} is wider than its line"
                 return None
             shift = -line.align * added
             for leaf, before, new in placed:
@@ -337,12 +324,10 @@ class Layout:
         skip: int | None = 0
         while skip is not None:
             if len(out) == len(reflow.tops):
-                self.refused = f"{value!r} needs more than {len(reflow.tops)} lines"
                 return None
             new, resume, _ = split_text_box(self.context, template, reflow.width, skip, is_line_start=True)
             if new is None or new.width > reflow.width + 0.01 or abs(new.baseline - reflow.box.baseline) > 1e-6 \
                     or abs(new.margin_height() - reflow.box.margin_height()) > 1e-6:
-                self.refused = f"{value!r} does not break into lines like the reserved ones"
                 return None
             new.position_x, new.position_y = reflow.left, reflow.tops[len(out)]
             out.append(new)
@@ -466,10 +451,6 @@ def _text(box: Any, limit: int = 120) -> str:
     return " / ".join(getattr(b, "text", "") or _text(b, limit) for b in leaves)[:limit]
 
 
-def _line_text(line: _Line) -> str:
-    return "".join(leaf.box.text for leaf in line.leaves)
-
-
 def _ends_at_break(line: Any) -> bool:
     box = line
     while getattr(box, "children", None):
@@ -516,5 +497,6 @@ def metadata(template: Any, values: list[str]) -> Any:
     return new
 
 
-def key(html: str, paths: int) -> str:
-    return hashlib.sha256(b"%d\0" % paths + html.encode()).hexdigest()
+def key(html: str) -> str:
+    """The cache key of a probe HTML (its placed paths' markers are in it)."""
+    return hashlib.sha256(html.encode()).hexdigest()

@@ -36,17 +36,13 @@ def operators(d: str) -> list[bytes]:
 
 def _rectangles(runs: list[tuple[str, str, str, str]]) -> list[bytes]:
     out = [b"0 0 m"]
-    if all(v.isdigit() for run in runs for v in run):  # a QR code: whole modules, written as pydyf writes integers
-        for xs, ys, ws, hs in runs:
-            x, y, w, h = int(xs), int(ys), int(ws), int(hs)
-            out += [b"%d %d m" % (x, y), b"%d %d l" % (x + w, y), b"%d %d l" % (x + w, y + h), b"%d %d l" % (x, y + h),
-                    b"h"]
-        return out
-    for xs, ys, ws, hs in runs:
-        x, y, w, h = float(xs), float(ys), float(ws), float(hs)
-        left, top, right, bottom = _number(x), _number(y), _number(x + w), _number(y + h)
+    whole = all(v.isdigit() for run in runs for v in run)  # a QR code: integers, written as pydyf writes them
+    number, convert = (lambda v: b"%d" % v, int) if whole else (_number, float)
+    for run in runs:
+        x, y, w, h = map(convert, run)
+        left, top, right, bottom = number(x), number(y), number(x + w), number(y + h)
         out += [b"%s %s m" % (left, top), b"%s %s l" % (right, top), b"%s %s l" % (right, bottom),
-                b"%s %s l" % (_number(x + w - w), bottom), b"h"]
+                b"%s %s l" % (number(x + w - w), bottom), b"h"]
     return out
 
 
