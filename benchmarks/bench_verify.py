@@ -9,16 +9,19 @@ coverage, trust, number, registry, issuer, data hash, file hash, status) on each
 fresh processes, each verifying every document once untimed and then ``-n`` times:
 
 - **baseline**, verify as it was before issue 17 (the same code with its changes switched off):
-  the QR code decoded from 200 dpi images of whole pages, pyHanko reading a signature's hex digits
-  and every other token one byte at a time, the trust roots parsed at every verify, certificate names
-  prepared and compared afresh at every comparison, a new event loop per signature validation, the
-  embedded files read by pypdf, the registry record checked with six ORM queries plus one per entry;
-- **previous**, verify as issue 17's first step left it (2026-11-30, 27 ms CPU): all of the above
-  but the QR code, the hex digits, the roots, the names' preparation and the embedded files;
-- **footprint**: the QR code decoded from its own rectangle, found among the page's objects; pyHanko's
-  tokens read in one step; the roots parsed, names prepared and name comparisons remembered once per
-  process; one event loop per thread; the embedded files read from the signature check's pyHanko
-  reader; the registry record checked in three SQLAlchemy Core queries.
+  the QR code decoded from 200 dpi images of whole pages, pyHanko reading a signature's hex digits,
+  literal strings, object streams' headers and every other token one byte at a time, the trust roots
+  parsed at every verify, certificate names prepared and compared afresh at every comparison, a new
+  event loop per signature validation, the embedded files read by pypdf, the registry record checked
+  with six ORM queries plus one per entry;
+- **previous**, verify of main at ``PREVIOUS`` (before issue 17's third verify step, 2026-11-30 s4:
+  19.4 ms CPU on a quiet machine), that revision's ``footprint`` extracted with ``git archive`` and
+  imported instead of this checkout's;
+- **footprint**: this checkout: the QR code decoded from its own rectangle, found among the page's
+  objects and handed to zxing-cpp as pdfium rendered it; pyHanko's tokens and literal strings read in one
+  step and each object stream's header once per reader; the roots parsed, names prepared and name
+  comparisons remembered once per process; one event loop per thread; the embedded files read from the
+  signature check's pyHanko reader; the registry record checked in three SQLAlchemy Core queries.
 
 It prints the median per document of wall and CPU time (``time.process_time``: the machine may be
 shared), their ratio, each process's peak memory, the stages of one verify (signature checks,
@@ -36,6 +39,7 @@ import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -44,6 +48,7 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 ISSUER = ROOT / "inventories" / "demo-issuer.yaml"
 PATHS = ("baseline", "previous", "footprint")
+PREVIOUS = "38976df"  # main before issue 17's third verify step (verify16)
 GOAL_MS = 20.0  # issue 17: verify ≤ 20 ms per certificate in a running process
 
 
@@ -106,9 +111,8 @@ def measure(path: str, home: Path, n: int) -> dict:
     from footprint.registry.records import Registry
 
     logging.getLogger("pyhanko").setLevel(logging.CRITICAL)  # as `footprint verify` does
-    if path in ("baseline", "previous"):
-        _last_step_off(verification)
     if path == "baseline":  # verify before issue 17: whole pages, pyHanko's hex reader, roots parsed, pypdf
+        _later_steps_off(verification)
         verification._located_codes = lambda *_args, **_kwargs: None
         verification._fast_hex_strings = lambda: None
         verification._remembered_name_preparation = lambda: None
@@ -138,12 +142,14 @@ def measure(path: str, home: Path, n: int) -> dict:
             }
             rows.append({"file": p.name, "kib": len(pdf) / 1024, "pages": _pages(pdf), "valid": verdict.valid,
                          "reasons": verdict.reasons, "qr": own[:1], "wall_ms": wall, "cpu_ms": cpu, "stages": stages})
-    return {"path": path, "rows": rows, "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    return {"path": path, "rows": rows, "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "module": verification.__file__}
 
 
-def _last_step_off(verification) -> None:  # noqa: ANN001 - the module
-    """verify as issue 17's first step left it: pyHanko's own tokenizer, asn1crypto's own name comparison
-    and hashable form (names' values still prepared once), ``asyncio.run`` per validation, :func:`checked_by_orm`."""
+def _later_steps_off(verification) -> None:  # noqa: ANN001 - the module
+    """verify without issue 17's second and third steps: pyHanko's own tokenizer, literal strings and object
+    streams, asn1crypto's own name comparison and hashable form (names' values still prepared once, which
+    :func:`measure` switches off too), ``asyncio.run`` per validation, :func:`checked_by_orm`."""
     from asn1crypto.x509 import Name
     from pyhanko.sign.validation import validate_pdf_signature
 
@@ -155,6 +161,7 @@ def _last_step_off(verification) -> None:  # noqa: ANN001 - the module
         prepare_names()
         Name.__eq__, Name.hashable = verification._asn1_name_eq, verification._asn1_name_hashable
 
+    verification._fast_pdf_objects = lambda: None
     verification._fast_pdf_tokens = lambda: None
     verification._validated = validate_pdf_signature
     verification._remembered_name_preparation = names_prepared_only
@@ -192,12 +199,23 @@ def _pages(pdf: bytes) -> int:
         doc.close()
 
 
-def _child(path: str, args: argparse.Namespace) -> dict:
+def _child(path: str, args: argparse.Namespace, previous: Path) -> dict:
+    """One path measured in a fresh process; ``previous`` imports main at :data:`PREVIOUS` (the tree ``previous``)."""
+    env = dict(os.environ, PYTHONPATH=str(previous)) if path == "previous" else None
     out = subprocess.run([sys.executable, __file__, "--home", args.home, "-n", str(args.n), "--measure", path],
-                         capture_output=True, text=True, check=False)
+                         capture_output=True, text=True, check=False, env=env)
     if out.returncode:
         raise SystemExit(f"the {path} measurement failed:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout)
+
+
+def extract_previous(folder: Path, revision: str = PREVIOUS) -> Path:
+    """``footprint`` of main at ``revision``, extracted with ``git archive`` into ``folder``."""
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", revision, "footprint"], capture_output=True,
+                             check=True).stdout
+    folder.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
+    return folder
 
 
 def report(runs: dict[str, dict], args: argparse.Namespace) -> bool:
@@ -205,7 +223,7 @@ def report(runs: dict[str, dict], args: argparse.Namespace) -> bool:
     base, prev, fast = runs["baseline"], runs["previous"], runs["footprint"]
     print(f"\nverify per document, median of {args.n}, in a running process ({os.cpu_count()} CPUs, load average "
           f"{os.getloadavg()[0]:.1f}), ms wall / CPU; baseline = verify before issue 17 (QR decoded from 200 dpi "
-          "images of whole pages), previous = issue 17's first step (2026-11-30)")
+          "images of whole pages), previous = main {PREVIOUS}")
     head = (f"{'document':<44} {'KiB':>4} {'pp':>2} {'baseline':>13} {'previous':>11} {'footprint':>11} "
             f"{'÷ base cpu':>10} {'÷ prev cpu':>10}")
     print(head)
@@ -247,11 +265,17 @@ def main(argv: list[str] | None = None) -> int:
     db, pdfs = documents(data_dir)
     print(f"footprint verify benchmark — data directory {data_dir}: {len(pdfs)} documents, registry {db.name}",
           flush=True)
-    runs = {path: _child(path, args) for path in PATHS}
+    with tempfile.TemporaryDirectory(prefix="bench-verify-") as tmp:
+        previous = extract_previous(Path(tmp))
+        load = os.getloadavg()[0]
+        runs = {path: _child(path, args, previous) for path in PATHS}
+        if not runs["previous"]["module"].startswith(str(previous)):
+            raise SystemExit(f"the previous path imported {runs['previous']['module']}, not main {PREVIOUS}'s")
+    print(f"load average at the start {load:.1f}")
     ok = report(runs, args)
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / f"bench_verify-{datetime.now(UTC):%Y%m%dT%H%M%S}.json"
-    out.write_text(json.dumps({"n": args.n, **runs}, indent=1))
+    out.write_text(json.dumps({"n": args.n, "previous": PREVIOUS, "load": os.getloadavg(), **runs}, indent=1))
     print(f"JSON: {out}")
     return 0 if ok else 1
 

@@ -91,10 +91,60 @@ def test_verdicts_are_the_same_with_and_without_the_quick_look(documents, monkey
     assert declaration.checks[-1].name == "certificates" and declaration.checks[-1].ok
 
 
+def _page_with_a_coloured_code(payload: str, dark: tuple[float, float, float], light: tuple[float, float, float]
+                               ) -> bytes:
+    """A one-page PDF (written here, byte by byte) printing ``payload``'s QR code as one path of ``dark`` modules
+    on a ``light`` square."""
+    import segno
+
+    matrix = segno.make(payload, error="m", micro=False).matrix
+    side, module = len(matrix), 3
+    rects = " ".join(f"{100 + x * module} {600 - y * module} {module} {-module} re"
+                     for y, row in enumerate(matrix) for x, dark_module in enumerate(row) if dark_module)
+    quiet = 4 * module
+    content = (f"{light[0]} {light[1]} {light[2]} rg {100 - quiet} {600 + quiet} {(side * module) + 2 * quiet} "
+               f"{-(side * module) - 2 * quiet} re f {dark[0]} {dark[1]} {dark[2]} rg {rects} f").encode()
+    objects = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+               b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R >>",
+               b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream"]
+    out, offsets = bytearray(b"%PDF-1.7\n"), []
+    for n, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % n + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    return bytes(out)
+
+
+def test_a_coloured_code_reads_in_its_rectangle_as_in_the_whole_page_image():
+    """The quick look hands zxing-cpp pdfium's BGR pixels: a red code on dark blue, which reads from the RGB image
+    of the whole page and would not if its channels were swapped (then both colours have the same luminance)."""
+    import numpy as np
+    import zxingcpp
+
+    digest = hashlib.sha256(b"data").hexdigest()
+    payload = f"urn:footprint:certificate:FP-DEMO-PARK-2026-00001-0:sha256:{digest}"
+    pdf = _page_with_a_coloured_code(payload, (1, 0, 0), (0, 0, 97 / 255))
+    assert verification.qr_payloads(pdf) == [payload]  # the whole page, through PIL's RGB image
+    assert verification.located_qr_payloads(pdf, {digest}) == [payload]  # its rectangle, pdfium's BGR pixels
+    import pypdfium2 as pdfium
+
+    doc = pdfium.PdfDocument(pdf)
+    try:
+        bitmap = doc[0].render(scale=200 / 72)
+        swapped = np.ascontiguousarray(bitmap.to_numpy()[:, :, ::-1])  # the channels the other way round
+        assert zxingcpp.read_barcodes(swapped) == []
+    finally:
+        doc.close()
+
+
 def _without_library_replacements(monkeypatch) -> None:  # noqa: ANN001 - pytest's fixture
     """pyHanko's and asn1crypto's own functions back in place, and a new event loop per validation."""
     from asn1crypto.x509 import Name, NameTypeAndValue
     from pyhanko.pdf_utils import generic, misc
+    from pyhanko.pdf_utils.reader import PdfFileReader
     from pyhanko.sign.validation import validate_pdf_signature
 
     verification._check_signature(b"", [], verification.Verdict("x"), dt.datetime.now(dt.UTC))  # installs them
@@ -106,6 +156,9 @@ def _without_library_replacements(monkeypatch) -> None:  # noqa: ANN001 - pytest
                                    (NameTypeAndValue, "_ldap_string_prep", verification._asn1_name_prep),
                                    (Name, "__eq__", verification._asn1_name_eq),
                                    (Name, "hashable", verification._asn1_name_hashable),
+                                   (generic, "_read_string_literal_bytes", verification._pyhanko_read_literal),
+                                   (PdfFileReader, "_get_object_from_stream",
+                                    verification._pyhanko_object_from_stream),
                                    (verification, "_validated", validate_pdf_signature)):
         assert original is not None
         monkeypatch.setattr(module, name, original)

@@ -190,3 +190,114 @@ def test_a_signature_validates_on_the_thread_loop_as_on_a_new_loop():
         assert outcomes[-1] == status(validate_pdf_signature) == status(verification._validated)
     assert outcomes[0][:3] == (True, True, True) and outcomes[1][:3] == (True, True, False)
     assert outcomes[2][0] is False  # not intact: the signed bytes changed
+
+
+# literal strings as WeasyPrint writes them (octal escapes), and every way pyHanko's reader reads one differently
+_LITERAL_BYTES = st.lists(st.sampled_from([b"a", b" ", b"\n", b"\r", b"\\", b"(", b")", b"0", b"3", b"4", b"7",
+                                           b"8", b"n", b"\\055", b"\\072", b"\\377", b"\\400", b"\\05", b"\\\n",
+                                           b"\\(", b"\\n", b"\xff", b"%"]), max_size=30).map(b"".join)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.one_of(_LITERAL_BYTES.map(lambda b: b"(" + b),
+                 st.tuples(_LITERAL_BYTES, st.integers(4080, 4100)).map(lambda t: b"(" + b"x" * t[1] + t[0]),
+                 _LITERAL_BYTES),
+       st.sampled_from([b"", b")", b") /Next 1", b"))"]))
+def test_literal_strings_read_in_one_step_read_as_pyhanko_reads_them(data, end):
+    verification._fast_pdf_objects()
+    assert _outcome(verification._read_literal_string, data + end, 0) \
+        == _outcome(verification._pyhanko_read_literal, data + end, 0)
+
+
+def _one_stream_reader(stream, strict: bool):  # noqa: ANN001, ANN202 - a pyHanko StreamObject; a PdfHandler
+    """A pyHanko handler with what ``_get_object_from_stream`` uses of its reader: ``strict`` and the stream."""
+    from pyhanko.pdf_utils.rw_common import PdfHandler
+
+    class OneStreamReader(PdfHandler):
+        def __init__(self) -> None:
+            self.stream, self.strict = stream, strict
+
+        def get_object(self, _ref, *_args, **_kwargs):  # noqa: ANN001, ANN202
+            return self.stream
+
+    return OneStreamReader()
+
+
+_WHITE = st.sampled_from([b" ", b"\n", b"\r\n", b"\x00", b"\t ", b"  "])
+_JUNK = [b"% a comment\n", b"3.0 12 ", b"+4 0 ", b"4,0 ", b"4 0", b"<< ", b"2 1.5 ", b"x "]
+# a header entry: mostly plain (a number, whitespace, an offset, whitespace), one in five something pyHanko reads
+# otherwise (a comment, a decimal, a sign, a comma, no whitespace after, not a number)
+_ENTRY = st.tuples(st.integers(0, 4), st.sampled_from(_JUNK), st.integers(1, 4), _WHITE,
+                   st.sampled_from([0, 3, 24, 35, 38, 43, 49, 55, 60, 65, 12, 99]), _WHITE) \
+    .map(lambda t: t[1] if t[0] == 0 else b"%d%s%d%s" % t[2:])
+# objects at 0, 3, 24, 35, 38, 43, 49, 55, 60; an unclosed string at 65; 12 and 99 read nothing whole
+_BODIES = b"<< /A 1 /B [2 3 0 R] >> (a string) 42 [ /N 1.5 ] 7 0 R true null (open"
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.lists(_ENTRY, min_size=1, max_size=6), st.sampled_from([0, 0, 0, -1, 1, 2]),
+       st.sampled_from([0, 0, 0, -2, 1]), st.sampled_from(["/ObjStm"] * 4 + ["/XRef"]),
+       st.lists(st.tuples(st.integers(1, 5), st.integers(-1, 5)), min_size=1, max_size=4),
+       st.sampled_from([False, False, False, True]))
+def test_objects_from_an_object_stream_read_as_pyhanko_reads_them(entries, extra, shift, kind, lookups, strict):
+    """A header read once (plain, with comments, signs, decimals, too few entries, repeated numbers) gives every
+    object, null, value or error that pyHanko's header walk gives, lookup after lookup in one reader."""
+    from pyhanko.pdf_utils import generic
+
+    verification._fast_pdf_objects()
+    header = b"".join(entries)
+    data = header + _BODIES
+
+    def reader():  # noqa: ANN202
+        fields = {"/Type": generic.NameObject(kind), "/N": generic.NumberObject(max(len(entries) + extra, 0)),
+                  "/First": generic.NumberObject(max(len(header) + shift, 0))}
+        return _one_stream_reader(generic.StreamObject({generic.NameObject(k): v for k, v in fields.items()},
+                                                       stream_data=data), strict)
+
+    def outcomes(read) -> list:  # noqa: ANN001
+        one = reader()
+        found = []
+        for idnum, idx in lookups:
+            try:
+                obj = read(one, idnum, 7, idx)
+            except Exception as e:  # noqa: BLE001 - the error is what is compared
+                found.append(type(e))
+            else:
+                found.append((type(obj), obj))
+        return found
+
+    assert outcomes(verification._object_from_stream) == outcomes(verification._pyhanko_object_from_stream)
+
+
+def test_a_signed_certificate_reads_as_with_pyhanko_s_own_strings_and_object_streams(monkeypatch):
+    """Every object reachable from the trailer, the signature and the embedded files are the same with pyHanko's
+    own literal-string reader and object-stream lookup, and the fast ones were used."""
+    from certdocs import render
+    from pyhanko.pdf_utils import generic
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    from footprint.certificates import keys, signing
+    from footprint.engine import home
+
+    pdf, _data, box = render("FP-DEMO-PARK-2026-00001-0")
+    pdf = signing.DocumentSigner(keys.default_key(home.resolve())).sign(pdf, box)
+
+    def read() -> tuple:
+        reader = PdfFileReader(io.BytesIO(pdf), strict=False)
+        [sig] = reader.embedded_regular_signatures
+        return (_plain(reader.trailer_view, set()), sig.signed_data.dump(), sig.byte_range,
+                verification.embedded_files(pdf, reader))
+
+    verification._fast_pdf_objects()
+    assert generic._read_string_literal_bytes is verification._read_literal_string
+    assert PdfFileReader._get_object_from_stream is verification._object_from_stream
+    used = []
+    monkeypatch.setattr(verification, "_objstm_index", lambda *a: used.append(1) or _index(*a))
+    fast = read()
+    assert used
+    monkeypatch.setattr(generic, "_read_string_literal_bytes", verification._pyhanko_read_literal)
+    monkeypatch.setattr(PdfFileReader, "_get_object_from_stream", verification._pyhanko_object_from_stream)
+    assert fast == read()
+
+
+_index = verification._objstm_index

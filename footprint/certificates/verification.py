@@ -36,6 +36,7 @@ import hashlib
 import io
 import re
 import threading
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -264,8 +265,11 @@ def _located_codes(doc, embedded: set[str], dpi: int = 200) -> list[str] | None:
             x1, y1 = min(x1 + margin, right), min(y1 + margin, top)
             if x1 - x0 < QR_MIN_POINTS or y1 - y0 < QR_MIN_POINTS:
                 continue
-            image = page.render(scale=dpi / 72, crop=(x0 - left, y0 - bottom, right - x1, top - y1)).to_pil()
-            found.extend(r.text for r in zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode))
+            # pdfium's BGR pixels as they are: zxing-cpp reads a 3-channel array as BGR, so it sees what it sees in
+            # the RGB image to_pil() makes of them, without PIL's two copies (the bitmap outlives the view)
+            bitmap = page.render(scale=dpi / 72, crop=(x0 - left, y0 - bottom, right - x1, top - y1))
+            found.extend(r.text for r in zxingcpp.read_barcodes(bitmap.to_numpy(),
+                                                                formats=zxingcpp.BarcodeFormat.QRCode))
         if any(parse_payload(p)[1] in embedded for p in found):
             return found
     return None
@@ -535,6 +539,107 @@ def _fast_pdf_tokens() -> None:
         generic.read_non_whitespace = misc.read_non_whitespace = _read_non_whitespace
 
 
+# a literal string of bytes other than parentheses and backslashes, and three-digit octal escapes of bytes
+_PLAIN_LITERAL = re.compile(rb"\(((?:[^()\\]|\\[0-3][0-7][0-7])*)\)")
+_OCTAL_ESCAPE = re.compile(rb"\\([0-3][0-7][0-7])")
+_LITERAL_CHUNK = 4096
+_pyhanko_read_literal = None
+
+
+def _read_literal_string(stream) -> bytes:  # noqa: ANN001 - pyHanko's stream
+    """pyHanko's ``_read_string_literal_bytes`` in one step for a string closed within 4 KiB with no
+    parentheses inside and no escapes but three-digit octal ones (WeasyPrint writes ``-`` and ``:`` so),
+    which pyHanko reads one byte per call; any other string is read by pyHanko's own function."""
+    start = stream.tell()
+    match = _PLAIN_LITERAL.match(stream.read(_LITERAL_CHUNK))
+    if match is None:
+        stream.seek(start)
+        return _pyhanko_read_literal(stream)  # type: ignore[misc]
+    stream.seek(start + match.end())
+    text = match.group(1)
+    return _OCTAL_ESCAPE.sub(lambda m: bytes((int(m.group(1), 8),)), text) if b"\\" in text else text
+
+
+# one header entry of an object stream as pyHanko reads it when it is plain: whitespace, the object's number,
+# whitespace, its offset, whitespace, then a byte that is not a comment ('+,-.' and digits continue a number)
+_WS = rb"[ \n\r\t\f\x00]*"
+_OBJSTM_ENTRY = re.compile(_WS + rb"([0-9]+)(?![+,\-.0-9])" + _WS + rb"([0-9]+)(?![+,\-.0-9])" + _WS + rb"(?=[^%])")
+_pyhanko_object_from_stream = None
+_objstm_indexes: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # reader → {stream number: (stream, index)}
+_objstm_lock = threading.Lock()
+
+
+def _object_from_stream(reader, idnum: int, stmnum: int, idx: int):  # noqa: ANN001, ANN202 - pyHanko's reader, object
+    """pyHanko's ``_get_object_from_stream`` with the object stream's header read once per reader: pyHanko
+    reads the header's numbers from the start, one byte per call, for every object it takes from the stream.
+    The index is used when the reader is not strict, every one of the stream's ``/N`` entries is plain
+    (:data:`_OBJSTM_ENTRY`), the object is listed and reads without error; anything else is read (or
+    refused, with pyHanko's warning) by pyHanko's own function."""
+    from pyhanko.pdf_utils import generic, misc
+
+    if not reader.strict:
+        stream = generic.Reference(stmnum, 0, reader).get_object()
+        with _objstm_lock:
+            kept = _objstm_indexes.setdefault(reader, {}).get(stmnum)
+        if kept is None or kept[0] is not stream:
+            kept = (stream, _objstm_index(stream, idx))
+            with _objstm_lock:
+                _objstm_indexes[reader][stmnum] = kept
+        index = kept[1]
+        if index is not None and 0 <= idx < index[0] and idnum in index[3]:
+            data = io.BytesIO(index[1])
+            data.seek(index[2] + index[3][idnum])
+            try:
+                obj = generic.read_object(data, generic.Reference(idnum, 0, reader))
+            except misc.PdfReadError:
+                obj = None
+            if obj is not None:
+                if not isinstance(obj, (generic.StreamObject, generic.IndirectObject)):
+                    generic.read_non_whitespace(data, seek_back=True, allow_eof=True)
+                return obj
+    return _pyhanko_object_from_stream(reader, idnum, stmnum, idx)  # type: ignore[misc]
+
+
+def _objstm_index(stream, idx: int) -> tuple[int, bytes, int, dict[int, int]] | None:  # noqa: ANN001 - pyHanko's
+    """(/N, decoded data, /First, object number → offset of its first entry) of an object stream whose every
+    header entry is plain, so pyHanko would read each as :data:`_OBJSTM_ENTRY` does; None for anything else, and
+    before decoding anything when ``idx`` is out of range (pyHanko decodes nothing then)."""
+    from pyhanko.pdf_utils import generic
+    from pyhanko.pdf_utils.decode_limits import DecodePurpose
+
+    try:
+        if not isinstance(stream, generic.StreamObject) or stream["/Type"] != "/ObjStm":
+            return None
+        count, first = stream["/N"], stream["/First"]
+        if type(count) is not generic.NumberObject or type(first) is not generic.NumberObject or not 0 <= idx < count:
+            return None
+        data = stream.read_data(DecodePurpose.OBJECT_STREAM)
+    except Exception:  # noqa: BLE001 - pyHanko's own function meets (and reports) the same
+        return None
+    offsets: dict[int, int] = {}
+    pos = 0
+    for _ in range(count):
+        match = _OBJSTM_ENTRY.match(data, pos)
+        if match is None:
+            return None
+        offsets.setdefault(int(match.group(1)), int(match.group(2)))
+        pos = match.end()
+    return count, data, first, offsets
+
+
+def _fast_pdf_objects() -> None:
+    """Have pyHanko's reader use :func:`_read_literal_string` and :func:`_object_from_stream` (once per process)."""
+    global _pyhanko_read_literal, _pyhanko_object_from_stream
+    from pyhanko.pdf_utils import generic
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    if _pyhanko_read_literal is None:
+        _pyhanko_read_literal, _pyhanko_object_from_stream = \
+            generic._read_string_literal_bytes, PdfFileReader._get_object_from_stream
+        generic._read_string_literal_bytes = _read_literal_string
+        PdfFileReader._get_object_from_stream = _object_from_stream
+
+
 _asn1_name_prep = None
 
 
@@ -637,6 +742,7 @@ def _check_signature(pdf: bytes, roots: list[x509.Certificate], verdict: Verdict
 
     _fast_hex_strings()
     _fast_pdf_tokens()
+    _fast_pdf_objects()
     _remembered_name_preparation()
     try:
         reader = PdfFileReader(io.BytesIO(pdf), strict=False)
