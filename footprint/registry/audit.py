@@ -30,13 +30,16 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, func, insert, select
 from sqlalchemy.orm import Session
 
 from footprint.registry.schema import AuditEntry
 from footprint.registry.seal import Seal
 
 GENESIS = "0" * 64
+_LOG = AuditEntry.__table__
+_HEAD = select(_LOG.c.seq, _LOG.c.hash).order_by(_LOG.c.seq.desc()).limit(1)
+_INSERT = insert(_LOG)
 #: modules whose ``@replays``/``@reads`` functions audit verify needs (imported on first use)
 REPLAY_MODULES = ["footprint.registry.records", "footprint.registry.reviewers", "footprint.registry.users",
                   "footprint.registry.requests"]
@@ -61,23 +64,27 @@ def append(session: Session, action: str, subject: str, detail: dict | None = No
     """Add one signed entry after the current head; the caller's transaction holds the write lock.
 
     The registry's ``write()`` puts its key in ``session.info["seal"]``; a session without it
-    cannot write to the log.
+    cannot write to the log. Changes the caller made through the ORM are flushed first (their rows
+    exist before the entry that records them, as with the ORM's own autoflush); the head is read and
+    the entry inserted with two prebuilt Core statements. The entry comes back as an
+    :class:`AuditEntry` holding the values written (not attached to the session).
     """
     seal: Seal | None = session.info.get("seal")
     if seal is None:
         raise RuntimeError("audit entries are written only inside Registry.write() (it holds the registry key)")
-    head = session.execute(select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(1)).scalar_one_or_none()
+    session.flush()
+    conn = session.connection()
+    head = conn.execute(_HEAD).first()
     seq = head.seq + 1 if head else 1
     prev = head.hash if head else GENESIS
     when = timestamp(at)
     text = _canonical(detail or {}).decode()
     digest = entry_hash(seq, when, action, subject, text, prev)
-    entry = AuditEntry(seq=seq, at=when, action=action, subject=subject, detail=text, prev_hash=prev, hash=digest,
-                       signature=seal.sign(digest))
-    session.add(entry)
-    session.flush()
+    values = {"seq": seq, "at": when, "action": action, "subject": subject, "detail": text, "prev_hash": prev,
+              "hash": digest, "signature": seal.sign(digest)}
+    conn.execute(_INSERT, values)
     session.info["audit_head"] = (seq, digest)
-    return entry
+    return AuditEntry(**values)
 
 
 # ---- replay ----------------------------------------------------------------------------------
@@ -289,7 +296,6 @@ def check_entries(session: Session, entries: list[AuditEntry], seal: Seal | None
     return _entry_problems(count, last, witnessed, held, entries, befores, seal)
 
 
-_LOG = AuditEntry.__table__
 _BEFORE = _LOG.alias("before")
 # one statement each for :func:`checked_subject`, built once (a verify looks up one number per document)
 _SUBJECT_ENTRIES = (select(_LOG, _BEFORE.c.hash.label("before_hash"))

@@ -12,7 +12,7 @@ import datetime as dt
 import hashlib
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from footprint.registry.records import Record, Registry, RegistryError, _iso
@@ -37,7 +37,10 @@ def add(session: Session, number: str, pdf: bytes, pdf_sha256: str) -> None:
     """Store the copy (inside the caller's write transaction); refuses bytes that are not the recorded ones."""
     if hashlib.sha256(pdf).hexdigest() != pdf_sha256:
         raise RegistryError(f"{number}: the copy's hash is not the certificate's")
-    session.add(CertificateCopy(number=number, pdf=pdf))
+    session.connection().execute(_INSERT, {"number": number, "pdf": pdf})
+
+
+_INSERT = insert(CertificateCopy.__table__)
 
 
 def listing(registry: Registry) -> list[Listed]:

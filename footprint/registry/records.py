@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import json
 import os
 import re
@@ -30,6 +31,7 @@ import socket
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from types import SimpleNamespace
 
 from sqlalchemy import Engine, bindparam, create_engine, event, insert, select, text, update
 from sqlalchemy.exc import OperationalError, ProgrammingError
@@ -47,6 +49,8 @@ STALE_AFTER = dt.timedelta(hours=1)
 _ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _NUMBER = re.compile(r"^([A-Z0-9-]+)-(\d{4})-(\d{5,})-([0-9A-Z])$")
 _PG_LOCK = 0x46500001  # arbitrary constant: the registry's advisory lock key
+_SUPERSEDED = ("status", "status_changed_at", "status_reason", "superseded_by")  # what superseding sets
+_STATUS_COLUMNS = ("status", "status_changed_at", "status_reason", "revoked_at", "revocation_reason", "superseded_by")
 
 
 class RegistryError(Exception):
@@ -210,7 +214,7 @@ def _parse_time(s: str) -> dt.datetime:
     return as_utc(dt.datetime.fromisoformat(s))  # type: ignore[return-value]
 
 
-def _record(c: Certificate) -> Record:
+def _record(c: Certificate | _NewRow) -> Record:
     return Record(
         number=c.number, park=c.park, product_id=c.product_id, product_name=c.product_name, holder=c.holder,
         unit=c.unit, total=c.total, fossil=c.fossil, biogenic=c.biogenic, luc=c.luc, data_sha256=c.data_sha256,
@@ -230,14 +234,21 @@ def _value(v: object) -> object:
     return audit.timestamp(as_utc(v)) if isinstance(v, dt.datetime) else v
 
 
-def _columns(c: Certificate) -> dict:
+def _columns(c: Certificate | _NewRow) -> dict:
     """Every column but the surrogate id: what an ``issue`` entry holds and replay compares."""
     return {col.name: _value(getattr(c, col.name)) for col in Certificate.__table__.columns if col.name != "id"}
 
 
 def _process() -> dict:
     """Who holds a reservation: enough to tell later whether that process is still running."""
-    return {"host": socket.gethostname(), "pid": os.getpid(), "boot": _boot_id(), "started": _start_ticks(os.getpid())}
+    pid = os.getpid()
+    return {"host": socket.gethostname(), "pid": pid, **_since(pid)}
+
+
+@functools.cache
+def _since(pid: int) -> dict:
+    """The boot and start time of process ``pid`` (this one; a forked child has another pid), read once."""
+    return {"boot": _boot_id(), "started": _start_ticks(pid)}
 
 
 def _boot_id() -> str | None:
@@ -439,13 +450,11 @@ class Registry:
         """
         year = year or _now().year
         with self.write() as s:
-            row = s.get(Counter, (park, year))
-            if row is None:
-                s.execute(insert(Counter).values(park=park, year=year, last=1))
+            conn = s.connection()
+            seq = conn.execute(_NEXT_SEQUENCE, {"counter_park": park, "counter_year": year}).scalar()
+            if seq is None:
+                conn.execute(_FIRST_SEQUENCE, {"park": park, "year": year, "last": 1})
                 seq = 1
-            else:
-                seq = s.execute(update(Counter).where(Counter.park == park, Counter.year == year)
-                                .values(last=Counter.last + 1).returning(Counter.last)).scalar_one()
             number = format_number(park, year, seq, prefix)
             audit.append(s, "reserve", number, {"park": park, "year": year, "sequence": seq, "process": _process(),
                                                 "out_dir": str(Path(out_dir).resolve()) if out_dir else None})
@@ -467,30 +476,31 @@ class Registry:
             raise RegistryError(f"{reservation.number}: validity starts after it ends")
         fields = asdict(cert)
         fields["review"] = json.dumps(cert.review, sort_keys=True) if cert.review else None
+        number = reservation.number
         with self.write() as s:
-            if s.execute(select(Certificate.id).where(Certificate.number == reservation.number)).first():
-                raise RegistryError(f"{reservation.number} is already recorded")
-            if s.execute(select(AuditEntry.seq).where(AuditEntry.subject == reservation.number,
-                                                      AuditEntry.action == "void")).first():
-                raise RegistryError(f"{reservation.number} was voided (its issue was abandoned); it cannot be issued")
-            previous = s.execute(select(Certificate).where(
-                Certificate.park == reservation.park, Certificate.product_id == cert.product_id,
-                Certificate.status.in_(("active", "suspended")))).scalars().all()
-            row = Certificate(number=reservation.number, park=reservation.park, year=reservation.year,
-                              sequence=reservation.sequence, issued_at=at, status="active", status_changed_at=at,
-                              supersedes=previous[-1].number if previous else None, pdf_history="[]", **fields)
-            s.add(row)
+            conn = s.connection()
+            recorded, voided = conn.execute(_RECORDED_OR_VOIDED, {"number": number}).one()
+            if recorded:
+                raise RegistryError(f"{number} is already recorded")
+            if voided:
+                raise RegistryError(f"{number} was voided (its issue was abandoned); it cannot be issued")
+            previous = conn.execute(_CURRENT, {"park": reservation.park, "product_id": cert.product_id}).all()
+            row = _NewRow(**{
+                **dict.fromkeys(_CERTIFICATE_COLUMNS), **fields, "number": number, "park": reservation.park,
+                "year": reservation.year, "sequence": reservation.sequence, "issued_at": at, "status": "active",
+                "status_changed_at": at, "supersedes": previous[-1].number if previous else None, "pdf_history": "[]"})
+            conn.execute(_INSERT_CERTIFICATE, vars(row))
             if copy is not None:
                 from footprint.registry import copies
 
-                copies.add(s, reservation.number, copy, cert.pdf_sha256)
-            s.flush()
-            audit.append(s, "issue", reservation.number, {"row": _columns(row)}, at)
+                copies.add(s, number, copy, cert.pdf_sha256)
+            audit.append(s, "issue", number, {"row": _columns(row)}, at)
             for old in previous:
-                old.status, old.status_changed_at = "superseded", at
-                old.status_reason, old.superseded_by = f"superseded by {reservation.number}", reservation.number
-                s.flush()
-                audit.append(s, "supersede", old.number, {"by": reservation.number, "set": _status_columns(old)}, at)
+                changed = {"status": "superseded", "status_changed_at": at, "status_reason": f"superseded by {number}",
+                           "superseded_by": number}
+                conn.execute(_SUPERSEDE, {"row_id": old.id, **{f"new_{k}": v for k, v in changed.items()}})
+                audit.append(s, "supersede", old.number, {"by": number, "set": _status_columns(
+                    _NewRow(**{**old._asdict(), **changed}))}, at)
             return _record(row)
 
     def void(self, number: str, reason: str) -> None:
@@ -631,8 +641,8 @@ class Registry:
         """Numbers of every certificate of the product a new one would follow, newest first: the current
         active or suspended one, then the ones it superseded in turn."""
         with self.read() as s:
-            rows = {c.number: (c.id, c.status, c.supersedes) for c in s.execute(select(Certificate).where(
-                Certificate.park == park, Certificate.product_id == product_id)).scalars()}
+            rows = {c.number: (c.id, c.status, c.supersedes)
+                    for c in s.connection().execute(_OF_PRODUCT, {"park": park, "product_id": product_id})}
         current = [(row[0], n) for n, row in rows.items() if row[1] in ("active", "suspended")]
         chain: list[str] = []
         number = max(current)[1] if current else None
@@ -697,12 +707,35 @@ class Registry:
                 "audit_entries": report.entries, "registry_key": report.key, "certificates": records}
 
 
-_CERTIFICATE = select(Certificate.__table__).where(Certificate.__table__.c.number == bindparam("number"))
+_CERTIFICATES, _COUNTERS, _LOG = Certificate.__table__, Counter.__table__, AuditEntry.__table__
+# the statements issuing runs for every certificate, built once (Core: no ORM objects, flushes or per-call
+# statement building; tests/test_registry_speed.py compares what they write with the ORM path's)
+_CERTIFICATE = select(_CERTIFICATES).where(_CERTIFICATES.c.number == bindparam("number"))
+_CERTIFICATE_COLUMNS = [c.name for c in _CERTIFICATES.columns if c.name != "id"]
+_NEXT_SEQUENCE = (update(_COUNTERS).where(_COUNTERS.c.park == bindparam("counter_park"),
+                                          _COUNTERS.c.year == bindparam("counter_year"))
+                  .values(last=_COUNTERS.c.last + 1).returning(_COUNTERS.c.last))
+_FIRST_SEQUENCE = insert(_COUNTERS)
+_RECORDED_OR_VOIDED = select(
+    select(_CERTIFICATES.c.id).where(_CERTIFICATES.c.number == bindparam("number")).exists(),
+    select(_LOG.c.seq).where(_LOG.c.subject == bindparam("number"), _LOG.c.action == "void").exists())
+_OF_PRODUCT = select(_CERTIFICATES.c.id, _CERTIFICATES.c.number, _CERTIFICATES.c.status, _CERTIFICATES.c.supersedes
+                     ).where(_CERTIFICATES.c.park == bindparam("park"),
+                             _CERTIFICATES.c.product_id == bindparam("product_id"))
+_CURRENT = (select(_CERTIFICATES.c.id, _CERTIFICATES.c.number, *(_CERTIFICATES.c[k] for k in _STATUS_COLUMNS))
+            .where(_CERTIFICATES.c.park == bindparam("park"), _CERTIFICATES.c.product_id == bindparam("product_id"),
+                   _CERTIFICATES.c.status.in_(("active", "suspended"))))
+_INSERT_CERTIFICATE = insert(_CERTIFICATES)
+_SUPERSEDE = (update(_CERTIFICATES).where(_CERTIFICATES.c.id == bindparam("row_id"))
+              .values({k: bindparam(f"new_{k}") for k in _SUPERSEDED}))
 
 
-def _status_columns(c: Certificate) -> dict:
-    return {k: _value(getattr(c, k)) for k in ("status", "status_changed_at", "status_reason", "revoked_at",
-                                               "revocation_reason", "superseded_by")}
+class _NewRow(SimpleNamespace):
+    """A row the registry writes or read with Core, as ``_columns``/``_record`` read an ORM object: by attribute."""
+
+
+def _status_columns(c: Certificate | _NewRow) -> dict:
+    return {k: _value(getattr(c, k)) for k in _STATUS_COLUMNS}
 
 
 # ---- replay: the tables as the audit log says they must be ---------------------------------
