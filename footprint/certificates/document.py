@@ -80,20 +80,7 @@ def qr_payload(certificate: Certificate, digest: str) -> str:
 
 def qr_path(payload: str, border: int = 4) -> tuple[str, int]:
     """SVG path data (numbers only) of the QR code and its size in modules, quiet zone included."""
-    qr = qr_code.make(payload)
-    rows = list(qr.matrix_iter(scale=1, border=border))
-    d = []
-    for y, row in enumerate(rows):
-        x = 0
-        while x < len(row):
-            if row[x]:
-                start = x
-                while x < len(row) and row[x]:
-                    x += 1
-                d.append(f"M{start} {y}h{x - start}v1h-{x - start}z")
-            else:
-                x += 1
-    return "".join(d), len(rows)
+    return qr_code.path(qr_code.make(payload), border)
 
 
 def bar_path(share: float) -> str:
