@@ -133,9 +133,16 @@ def test_a_coloured_code_reads_in_its_rectangle_as_in_the_whole_page_image():
 
     doc = pdfium.PdfDocument(pdf)
     try:
-        bitmap = doc[0].render(scale=200 / 72)
+        page = doc[0]
+        bitmap = page.render(scale=200 / 72)
         swapped = np.ascontiguousarray(bitmap.to_numpy()[:, :, ::-1])  # the channels the other way round
         assert zxingcpp.read_barcodes(swapped) == []
+        # rows padded to 4 bytes (an odd width): read from to_pil()'s image, as before
+        padded = page.render(scale=200 / 72, crop=(1, 0, 0, 0),
+                             bitmap_maker=lambda *a, **k: pdfium.PdfBitmap.new_foreign(*a, **k))
+        assert padded.stride > 3 * padded.width
+        assert [r.text for r in zxingcpp.read_barcodes(verification._pixels(padded))] == [payload]
+        assert [r.text for r in zxingcpp.read_barcodes(verification._pixels(bitmap))] == [payload]
     finally:
         doc.close()
 

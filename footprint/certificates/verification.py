@@ -265,14 +265,20 @@ def _located_codes(doc, embedded: set[str], dpi: int = 200) -> list[str] | None:
             x1, y1 = min(x1 + margin, right), min(y1 + margin, top)
             if x1 - x0 < QR_MIN_POINTS or y1 - y0 < QR_MIN_POINTS:
                 continue
-            # pdfium's BGR pixels as they are: zxing-cpp reads a 3-channel array as BGR, so it sees what it sees in
-            # the RGB image to_pil() makes of them, without PIL's two copies (the bitmap outlives the view)
             bitmap = page.render(scale=dpi / 72, crop=(x0 - left, y0 - bottom, right - x1, top - y1))
-            found.extend(r.text for r in zxingcpp.read_barcodes(bitmap.to_numpy(),
-                                                                formats=zxingcpp.BarcodeFormat.QRCode))
+            found.extend(r.text for r in zxingcpp.read_barcodes(_pixels(bitmap), formats=zxingcpp.BarcodeFormat.QRCode))
         if any(parse_payload(p)[1] in embedded for p in found):
             return found
     return None
+
+
+def _pixels(bitmap):  # noqa: ANN001, ANN202 - pypdfium2.PdfBitmap; a buffer or PIL image for zxing-cpp
+    """The rendered rectangle as zxing-cpp reads it: pdfium's BGR rows as they are (zxing-cpp reads a 3-channel
+    buffer as BGR: the luminance it sees in the RGB image ``to_pil()`` makes), without PIL's two copies or numpy;
+    ``to_pil()``'s image when the rows are padded. The view lives while ``bitmap`` does: keep it until read."""
+    if bitmap.n_channels == 3 and bitmap.stride == 3 * bitmap.width:
+        return memoryview(bitmap.buffer).cast("B", (bitmap.height, bitmap.width, 3))
+    return bitmap.to_pil()
 
 
 def _code_boxes(page) -> list[tuple[float, float, float, float]] | None:  # noqa: ANN001 - pypdfium2.PdfPage
