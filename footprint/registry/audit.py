@@ -30,7 +30,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from sqlalchemy import bindparam, func, insert, select
+from sqlalchemy import Connection, bindparam, func, insert, select
 from sqlalchemy.orm import Session
 
 from footprint.registry.schema import AuditEntry
@@ -305,11 +305,10 @@ _LOG_EXTENT = select(func.count(), func.max(_LOG.c.seq),
                      select(_LOG.c.hash).where(_LOG.c.seq == bindparam("witnessed")).scalar_subquery())
 
 
-def checked_subject(session: Session, subject: str, seal: Seal | None, witnessed: tuple[int, str] | None
+def checked_subject(conn: Connection, subject: str, seal: Seal | None, witnessed: tuple[int, str] | None
                     ) -> tuple[list, list[str]]:
     """A subject's entries (rows with :class:`AuditEntry`'s columns) and :func:`check_entries`' problems
     with them, in two queries instead of three plus one per entry."""
-    conn = session.connection()
     entries = list(conn.execute(_SUBJECT_ENTRIES, {"subject": subject}))
     count, last, held = conn.execute(_LOG_EXTENT, {"witnessed": witnessed[0] if witnessed else -1}).one()
     befores = [e.before_hash for e in entries if e.seq > 1]

@@ -356,7 +356,8 @@ class Registry:
         self._seal: seal.Seal | None = None
         self.engine = _engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
-        self._readers = sessionmaker(self.engine.execution_options(footprint_read=True), expire_on_commit=False)
+        self._reading = self.engine.execution_options(footprint_read=True)  # BEGIN without the write lock (SQLite)
+        self._readers = sessionmaker(self._reading, expire_on_commit=False)
         self._upgrade()
 
     @classmethod
@@ -683,11 +684,12 @@ class Registry:
 
         Cheaper than :meth:`audit_report`: the certificate's own entries are checked (signed, linked)
         and replayed against its row, the log for gaps, and its head against the witness — in three
-        queries of SQLAlchemy Core (rows with the columns as attributes, as the ORM's objects have them).
+        queries of SQLAlchemy Core (rows with the columns as attributes, as the ORM's objects have them) on one
+        connection in one read transaction, rolled back when the connection closes (no ORM session around it).
         """
-        with self.read() as s:
-            row = s.connection().execute(_CERTIFICATE, {"number": _key(number)}).one_or_none()
-            entries, problems = audit.checked_subject(s, _key(number), self.seal(), seal.witnessed(self.witness))
+        with self._reading.connect() as conn:
+            row = conn.execute(_CERTIFICATE, {"number": _key(number)}).one_or_none()
+            entries, problems = audit.checked_subject(conn, _key(number), self.seal(), seal.witnessed(self.witness))
             state = audit.replay([audit.parse(e) for e in entries])
             expected = state.rows("certificates").get(_key(number))
             live = {_key(number): _columns(row)} if row is not None else {}
