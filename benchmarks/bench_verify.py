@@ -19,9 +19,11 @@ fresh processes, each verifying every document once untimed and then ``-n`` time
   imported instead of this checkout's;
 - **footprint**: this checkout: the QR code decoded from its own rectangle, found among the page's
   objects and handed to zxing-cpp as pdfium rendered it; pyHanko's tokens and literal strings read in one
-  step and each object stream's header once per reader; the roots parsed, names prepared and name
+  step, each object stream's header once per reader, the signer's certificate extracted and checked once
+  per signature; the roots parsed, names prepared and name
   comparisons remembered once per process; one event loop per thread; the embedded files read from the
-  signature check's pyHanko reader; the registry record checked in three SQLAlchemy Core queries.
+  signature check's pyHanko reader; the registry record checked in three SQLAlchemy Core queries on one
+  connection.
 
 It prints the median per document of wall and CPU time (``time.process_time``: the machine may be
 shared), their ratio, each process's peak memory, the stages of one verify (signature checks,
@@ -148,8 +150,9 @@ def measure(path: str, home: Path, n: int) -> dict:
 
 def _later_steps_off(verification) -> None:  # noqa: ANN001 - the module
     """verify without issue 17's second and third steps: pyHanko's own tokenizer, literal strings and object
-    streams, asn1crypto's own name comparison and hashable form (names' values still prepared once, which
-    :func:`measure` switches off too), ``asyncio.run`` per validation, :func:`checked_by_orm`."""
+    streams, its signer's certificate extracted and checked twice, asn1crypto's own name comparison and
+    hashable form (names' values still prepared once, which :func:`measure` switches off too), ``asyncio.run``
+    per validation, :func:`checked_by_orm`."""
     from asn1crypto.x509 import Name
     from pyhanko.sign.validation import validate_pdf_signature
 
@@ -162,6 +165,7 @@ def _later_steps_off(verification) -> None:  # noqa: ANN001 - the module
         Name.__eq__, Name.hashable = verification._asn1_name_eq, verification._asn1_name_hashable
 
     verification._fast_pdf_objects = lambda: None
+    verification._signer_checked_once = lambda: None
     verification._fast_pdf_tokens = lambda: None
     verification._validated = validate_pdf_signature
     verification._remembered_name_preparation = names_prepared_only

@@ -152,7 +152,7 @@ def _without_library_replacements(monkeypatch) -> None:  # noqa: ANN001 - pytest
     from asn1crypto.x509 import Name, NameTypeAndValue
     from pyhanko.pdf_utils import generic, misc
     from pyhanko.pdf_utils.reader import PdfFileReader
-    from pyhanko.sign.validation import validate_pdf_signature
+    from pyhanko.sign.validation import generic_cms, validate_pdf_signature
 
     verification._check_signature(b"", [], verification.Verdict("x"), dt.datetime.now(dt.UTC))  # installs them
     for module, name, original in ((generic, "read_hex_string_from_stream", verification._pyhanko_read_hex),
@@ -166,6 +166,10 @@ def _without_library_replacements(monkeypatch) -> None:  # noqa: ANN001 - pytest
                                    (generic, "_read_string_literal_bytes", verification._pyhanko_read_literal),
                                    (PdfFileReader, "_get_object_from_stream",
                                     verification._pyhanko_object_from_stream),
+                                   (generic_cms, "extract_certs_for_validation",
+                                    verification._pyhanko_certs_for_validation),
+                                   (generic_cms, "_check_signing_certificate",
+                                    verification._pyhanko_check_signing_certificate),
                                    (verification, "_validated", validate_pdf_signature)):
         assert original is not None
         monkeypatch.setattr(module, name, original)

@@ -301,3 +301,66 @@ def test_a_signed_certificate_reads_as_with_pyhanko_s_own_strings_and_object_str
 
 
 _index = verification._objstm_index
+
+
+def test_the_signer_s_certificate_extracted_and_checked_once_validates_as_pyhanko_does_it_twice(monkeypatch):
+    """The same status, field by field, or the same error, with pyHanko's own extraction and signing-certificate
+    check: an intact, an untrusted, a changed document, and one whose signing-certificate attribute names the
+    CA's certificate instead of the signer's (refused both ways); and nothing kept from one reading to the next."""
+    from asn1crypto import x509 as asn1_x509
+    from certdocs import render
+    from cryptography.hazmat.primitives import serialization
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign import attributes
+    from pyhanko.sign.validation import generic_cms
+
+    from footprint.certificates import keys, signing
+    from footprint.engine import home
+
+    pdf, _data, box = render("FP-DEMO-PARK-2026-00001-0")
+    key = keys.default_key(home.resolve())
+    roots = keys.trust_roots(home.resolve())
+    now = dt.datetime.now(dt.UTC)
+    signed = signing.DocumentSigner(key).sign(pdf, box)
+    changed = bytearray(signed)
+    changed[600] ^= 1
+    ca = asn1_x509.Certificate.load(roots[0].public_bytes(serialization.Encoding.DER))
+    own = attributes.SigningCertificateV2Provider.build_attr_value
+
+    async def other_certificate(self, dry_run: bool = False):  # noqa: ANN001, ANN202
+        return await own(attributes.SigningCertificateV2Provider(ca), dry_run)
+
+    with monkeypatch.context() as m:
+        m.setattr(attributes.SigningCertificateV2Provider, "build_attr_value", other_certificate)
+        wrong = signing.DocumentSigner(key).sign(pdf, box)
+
+    verification._signer_checked_once()
+    once = (verification._certs_for_validation, verification._signing_certificate_checked)
+    library = (verification._pyhanko_certs_for_validation, verification._pyhanko_check_signing_certificate)
+    assert (generic_cms.extract_certs_for_validation, generic_cms._check_signing_certificate) == once
+
+    def status(data: bytes, trusted: list, functions: tuple):  # noqa: ANN202
+        monkeypatch.setattr(generic_cms, "extract_certs_for_validation", functions[0])
+        monkeypatch.setattr(generic_cms, "_check_signing_certificate", functions[1])
+        sig = PdfFileReader(io.BytesIO(data), strict=False).embedded_regular_signatures[0]
+        try:
+            s = verification._validated(sig, verification._validation_context(trusted, now))
+        except Exception as e:  # noqa: BLE001 - the error is what is compared
+            return type(e), str(e)
+        return (s.intact, s.valid, s.trusted, s.coverage, s.modification_level, s.trust_problem_indic,
+                s.signer_reported_dt, s.signing_cert.dump(), s.md_algorithm)
+
+    outcomes = {}
+    for name, data, trusted in (("intact", signed, roots), ("untrusted", signed, []),
+                                ("changed", bytes(changed), roots), ("other certificate", wrong, roots)):
+        outcomes[name] = status(data, trusted, once)
+        assert outcomes[name] == status(data, trusted, library) == status(data, trusted, once), name
+    assert outcomes["intact"][:3] == (True, True, True) and outcomes["untrusted"][:3] == (True, True, False)
+    assert outcomes["changed"][0] is False
+    assert "Signing certificate attribute does not match" in str(outcomes["other certificate"])
+
+    calls = []
+    monkeypatch.setattr(verification, "_pyhanko_certs_for_validation", lambda sd: calls.append(sd) or library[0](sd))
+    for _ in range(2):  # one extraction per reading of the document (pyHanko's alone: two each)
+        status(signed, roots, once)
+    assert len(calls) == 2 and calls[0] is not calls[1]

@@ -719,6 +719,47 @@ def _remembered_name_preparation() -> None:
         Name.hashable = property(_name_hashable)
 
 
+_pyhanko_certs_for_validation = None
+
+
+def _certs_for_validation(signed_data):  # noqa: ANN001, ANN202 - asn1crypto SignedData; pyHanko's SignedDataCerts
+    """pyHanko's ``extract_certs_for_validation`` once per CMS object: pyHanko calls it twice for one signature
+    with the same object (for the signature's certificates, then in the basic validation), each time matching
+    the signing-certificate attribute against the signer's certificate again. The result is kept on that
+    object only (a document read again is another object); an error is not kept, so it is raised each time."""
+    kept = signed_data.__dict__.get("_footprint_certs")
+    if kept is None:
+        kept = signed_data.__dict__["_footprint_certs"] = _pyhanko_certs_for_validation(signed_data)  # type: ignore[misc]
+    return kept
+
+
+_pyhanko_check_signing_certificate = None
+
+
+def _signing_certificate_checked(cert, signed_attrs) -> None:  # noqa: ANN001 - asn1crypto Certificate, CMSAttributes
+    """pyHanko's ``_check_signing_certificate`` once per pair of objects: its basic validation checks the same
+    certificate against the same signed attributes twice (pyHanko's own comment says so). A pass is noted on
+    the attributes object together with that certificate object; a failure raises each time."""
+    kept = getattr(signed_attrs, "__dict__", None)
+    if kept is not None and kept.get("_footprint_signing_certificate") is cert:
+        return
+    _pyhanko_check_signing_certificate(cert, signed_attrs)  # type: ignore[misc]
+    if kept is not None:
+        kept["_footprint_signing_certificate"] = cert
+
+
+def _signer_checked_once() -> None:
+    """Have pyHanko use :func:`_certs_for_validation` and :func:`_signing_certificate_checked` (once per process)."""
+    global _pyhanko_certs_for_validation, _pyhanko_check_signing_certificate
+    from pyhanko.sign.validation import generic_cms
+
+    if _pyhanko_certs_for_validation is None:
+        _pyhanko_certs_for_validation = generic_cms.extract_certs_for_validation
+        _pyhanko_check_signing_certificate = generic_cms._check_signing_certificate
+        generic_cms.extract_certs_for_validation = _certs_for_validation
+        generic_cms._check_signing_certificate = _signing_certificate_checked
+
+
 _threads = threading.local()
 
 
@@ -749,6 +790,7 @@ def _check_signature(pdf: bytes, roots: list[x509.Certificate], verdict: Verdict
     _fast_hex_strings()
     _fast_pdf_tokens()
     _fast_pdf_objects()
+    _signer_checked_once()
     _remembered_name_preparation()
     try:
         reader = PdfFileReader(io.BytesIO(pdf), strict=False)
