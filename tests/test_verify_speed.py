@@ -303,6 +303,31 @@ def test_a_signed_certificate_reads_as_with_pyhanko_s_own_strings_and_object_str
 _index = verification._objstm_index
 
 
+def test_readers_whose_object_streams_were_indexed_are_collected():
+    """The index goes with its reader: a reader and everything it read are freed once verify is done with it."""
+    import gc
+    import weakref
+
+    from certdocs import render
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    from footprint.certificates import keys, signing
+    from footprint.engine import home
+
+    pdf, _data, box = render("FP-DEMO-PARK-2026-00001-0")
+    pdf = signing.DocumentSigner(keys.default_key(home.resolve())).sign(pdf, box)
+    verification._fast_pdf_objects()
+    readers = []
+    for _ in range(3):
+        reader = PdfFileReader(io.BytesIO(pdf), strict=False)
+        assert verification.embedded_files(pdf, reader)  # read from object streams
+        assert reader.__dict__["_footprint_objstm_indexes"]
+        readers.append(weakref.ref(reader))
+        del reader
+    gc.collect()
+    assert [r() for r in readers] == [None, None, None]
+
+
 def test_the_signer_s_certificate_extracted_and_checked_once_validates_as_pyhanko_does_it_twice(monkeypatch):
     """The same status, field by field, or the same error, with pyHanko's own extraction and signing-certificate
     check: an intact, an untrusted, a changed document, and one whose signing-certificate attribute names the

@@ -36,7 +36,6 @@ import hashlib
 import io
 import re
 import threading
-import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -571,26 +570,22 @@ def _read_literal_string(stream) -> bytes:  # noqa: ANN001 - pyHanko's stream
 _WS = rb"[ \n\r\t\f\x00]*"
 _OBJSTM_ENTRY = re.compile(_WS + rb"([0-9]+)(?![+,\-.0-9])" + _WS + rb"([0-9]+)(?![+,\-.0-9])" + _WS + rb"(?=[^%])")
 _pyhanko_object_from_stream = None
-_objstm_indexes: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # reader → {stream number: (stream, index)}
-_objstm_lock = threading.Lock()
 
 
 def _object_from_stream(reader, idnum: int, stmnum: int, idx: int):  # noqa: ANN001, ANN202 - pyHanko's reader, object
-    """pyHanko's ``_get_object_from_stream`` with the object stream's header read once per reader: pyHanko
-    reads the header's numbers from the start, one byte per call, for every object it takes from the stream.
-    The index is used when the reader is not strict, every one of the stream's ``/N`` entries is plain
-    (:data:`_OBJSTM_ENTRY`), the object is listed and reads without error; anything else is read (or
-    refused, with pyHanko's warning) by pyHanko's own function."""
+    """pyHanko's ``_get_object_from_stream`` with the object stream's header read once per reader (and kept on
+    it, so it goes with it): pyHanko reads the header's numbers from the start, one byte per call, for every
+    object it takes from the stream. The index is used when the reader is not strict, every one of the
+    stream's ``/N`` entries is plain (:data:`_OBJSTM_ENTRY`), the object is listed and reads without error;
+    anything else is read (or refused, with pyHanko's warning) by pyHanko's own function."""
     from pyhanko.pdf_utils import generic, misc
 
     if not reader.strict:
         stream = generic.Reference(stmnum, 0, reader).get_object()
-        with _objstm_lock:
-            kept = _objstm_indexes.setdefault(reader, {}).get(stmnum)
+        indexes = reader.__dict__.setdefault("_footprint_objstm_indexes", {})  # {stream number: (stream, index)}
+        kept = indexes.get(stmnum)
         if kept is None or kept[0] is not stream:
-            kept = (stream, _objstm_index(stream, idx))
-            with _objstm_lock:
-                _objstm_indexes[reader][stmnum] = kept
+            kept = indexes[stmnum] = (stream, _objstm_index(stream, idx))
         index = kept[1]
         if index is not None and 0 <= idx < index[0] and idnum in index[3]:
             data = io.BytesIO(index[1])
