@@ -6,6 +6,14 @@ Chinese (face 0 is Japanese). It is cut to the GBK character set (all 21 000 uni
 of GB 13000, so rare characters in company names do not fall back to boxes) plus Latin,
 punctuation and symbols, and saved under ``templates/fonts/`` (not committed: ~9 MB, rebuilt by
 ``make install`` or on first use). WeasyPrint then embeds only the glyphs each document uses.
+
+WeasyPrint keeps glyph ids when it subsets, so an embedded subset holds an (empty) entry for every id
+up to the highest one used. The glyphs are therefore reordered: Latin, punctuation and GB 2312's 3,755
+common characters (with the glyphs their shaping reaches) come first, then GB 2312's symbols and
+level-2 characters. A certificate's text stays under id ~4,200 (~8,000 with a rarer character such
+as 锂) instead of ~40,000: a font program of tens of KB, not 530. Outlines,
+advances and shaping are those of the source font (``tests/test_fonts.py`` shapes text with both).
+The vertical-writing tables are dropped: documents are set horizontally only.
 """
 
 from __future__ import annotations
@@ -20,7 +28,7 @@ from footprint.files import write_atomic
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 FONT_FILE = TEMPLATES / "fonts" / "NotoSansSC-footprint.otf"
 FACE_SC = 2  # Simplified Chinese in NotoSansCJK-Regular.ttc
-FONT_VERSION = "gbk-1"  # bump when the character set changes; stored in the font's name table
+FONT_VERSION = "gbk-2"  # bump when the font's characters or glyph order change; stored in its name table
 
 EXTRA_RANGES = [
     (0x20, 0x24F),  # Basic Latin, Latin-1, Latin Extended-A/B
@@ -72,24 +80,83 @@ def ensure_font(path: Path = FONT_FILE, quiet: bool = False) -> Path:
         return path
     from fontTools import subset
     from fontTools.ttLib import TTFont
+    from fontTools.ttLib.reorderGlyphs import reorderGlyphs
 
     if not quiet:
-        print(f"footprint: building the CJK font {path} (once, ~40 s)", file=sys.stderr)
+        print(f"footprint: building the CJK font {path} (once, ~1 min)", file=sys.stderr)
     options = subset.Options()
     options.layout_features = ["*"]
     options.name_IDs = ["*"]
     options.name_languages = ["*"]
     options.notdef_outline = True
     options.hinting = False  # print documents; smaller file
-    font = TTFont(source_font(), fontNumber=FACE_SC)
+    options.drop_tables += list(VERTICAL_TABLES)
+    font = TTFont(source_font(), fontNumber=FACE_SC, recalcTimestamp=False)  # same bytes on every machine
     subsetter = subset.Subsetter(options)
     subsetter.populate(unicodes=charset())
     subsetter.subset(font)
+    order = glyph_order(font)
+    top = font["CFF "].cff.topDictIndex[0]
+    fd_of = dict(zip(font.getGlyphOrder(), top.FDSelect.gidArray, strict=True))
+    reorderGlyphs(font, order)  # layout tables and charset; not the CID font's FDSelect:
+    top.FDSelect.gidArray = [fd_of[name] for name in order]  # each glyph keeps its font dict (subroutines)
     font["name"].setName(f"footprint {FONT_VERSION}", 5, 3, 1, 0x409)
     buffer = io.BytesIO()
     font.save(buffer)
     write_atomic(path, buffer.getvalue())
     return path
+
+
+def common_characters() -> list[list[int]]:
+    """Characters in the order their glyphs take: ASCII; Latin-1, punctuation, sub- and superscripts,
+    CJK punctuation and full-width forms; GB 2312's 3,755 level-1 (most used) characters; its symbols
+    (℃, №, ①, Greek …); its 3,008 level-2 characters. Each in GB order."""
+    def gb2312(leads: range) -> list[int]:
+        found = []
+        for lead in leads:
+            for trail in range(0xA1, 0xFF):
+                try:
+                    found.append(ord(bytes((lead, trail)).decode("gb2312")))
+                except UnicodeDecodeError:
+                    pass
+        return found
+
+    latin = [c for lo, hi in ((0xA0, 0xFF), (0x2000, 0x209F), (0x3000, 0x303F), (0xFF00, 0xFF5E))
+             for c in range(lo, hi + 1)]
+    return [list(range(0x20, 0x7F)), latin, gb2312(range(0xB0, 0xD8)), gb2312(range(0xA1, 0xB0)),
+            gb2312(range(0xD8, 0xF8))]
+
+
+def glyph_order(font: Any) -> list[str]:
+    """``.notdef``, then group by group of :func:`common_characters` their glyphs and the further glyphs
+    shaping them in English and zh-CN reaches (``locl`` figures, ligatures), then the rest in the font's
+    own order. (Shaping is followed in the source font's layout tables, whose glyph names ours keeps.)"""
+    cmap = font.getBestCmap()
+    order = [font.getGlyphOrder()[0]]
+    groups = common_characters()
+    for k, group in enumerate(groups):
+        order += [cmap[c] for c in group if c in cmap]
+        order += _reached([c for g in groups[:k + 1] for c in g])
+    return list(dict.fromkeys(order + font.getGlyphOrder()))
+
+
+def _reached(unicodes: list[int]) -> list[str]:
+    from fontTools import subset
+    from fontTools.ttLib import TTFont
+
+    reached = TTFont(source_font(), fontNumber=FACE_SC)
+    reached.getGlyphOrder()
+    for tag in ("CFF ", "VORG", "hmtx", "vmtx", "GPOS", "BASE"):  # not needed to follow substitutions
+        del reached[tag]
+    for script in reached["GSUB"].table.ScriptList.ScriptRecord:  # the languages documents are set in
+        script.Script.LangSysRecord = [r for r in script.Script.LangSysRecord if r.LangSysTag in LANGUAGES]
+        script.Script.LangSysCount = len(script.Script.LangSysRecord)
+    options = subset.Options()
+    options.layout_features = SHAPING_FEATURES
+    closure = subset.Subsetter(options)
+    closure.populate(unicodes=unicodes)
+    closure.subset(reached)
+    return reached.getGlyphOrder()
 
 
 def subset_in_one_pass() -> None:
@@ -143,6 +210,11 @@ def _one_pass(font: Any, to_unicode: dict[int, str], hinting: bool) -> bool:
     return True
 
 
+VERTICAL_TABLES = ("vhea", "vmtx", "VORG")
+SHAPING_FEATURES = ["abvm", "blwm", "calt", "ccmp", "clig", "curs", "dist", "dnom", "frac", "kern", "liga", "locl",
+                    "ltra", "ltrm", "mark", "mkmk", "numr", "rclt", "rlig", "rvrn", "tnum"]
+# HarfBuzz's default features for horizontal text, plus tabular figures (documents.css ``.num``)
+LANGUAGES = ("ZHS ",)  # OpenType's zh-CN; English is the default language system of each script
 FAMILY = "Footprint Sans"  # documents.css's name for FONT_FILE
 DROPPED_TABLES = (b"BASE", b"DSIG", b"EBDT", b"EBLC", b"EBSC", b"GPOS", b"GSUB", b"JSTF", b"LTSH", b"PCLT", b"SVG ")
 # WeasyPrint 70's list (pdf/fonts.py, Font._harfbuzz_subset), sorted as it passes them
