@@ -14,11 +14,14 @@ emptied first; nothing is written elsewhere), computes it once (not timed), and 
    and fonts loaded once, as footprint does; no PDF/A, no attachment). Medians, wall and CPU.
 2. **issue, one process**: ``certification.issue`` for every product into a fresh SQLite registry
    (reserve → render → demo check → sign → write → record → publish), from a renderer that has made
-   layouts only in step 1; it reports how many layouts it made.
+   layouts only in step 1; it reports how many layouts it made, and the CPU time of each stage (``STAGES``:
+   the registry's reserve and record, the PACT file, the certificate's context and QR code, render, sign,
+   file writes, and everything else of the certificate), as the median call and per certificate.
 3. **issue, pool of ``--workers`` warm processes**: each worker has imported everything, built its
-   renderer and rendered one draft certificate of the park before the clock starts (as a server or
-   batch worker that has issued such certificates would have: the layout its values are placed into,
-   documents.placement), then issues a disjoint share of the products into one registry. Throughput
+   renderer and rendered and signed one draft certificate of the park before the clock starts (as a
+   server or batch worker that has issued such certificates would have: the layout its values are
+   placed into, documents.placement, and the signing modules), then issues a disjoint share of the
+   products into one registry. Throughput
    is counted from the first worker's start to the last one's end.
 
 The machine may be shared, so every line gives CPU seconds beside wall seconds: certificates per
@@ -94,17 +97,77 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+#: what step 2 times per certificate: (label, module, attribute, name); the issue's own stages besides render
+STAGES = [("registry: reserve a number", "footprint.registry.records", "Registry", "reserve"),
+          ("registry: predecessors", "footprint.registry.records", "Registry", "predecessors"),
+          ("PACT data file", "footprint.certificates.document", None, "data_file"),
+          ("certificate context (QR code included)", "footprint.certificates.document", None, "certificate_context"),
+          ("  of which the QR code", "footprint.certificates.document", None, "qr_path"),
+          ("render (placed values, PDF/A-3b)", "footprint.documents", "Renderer", "output"),
+          ("sign", "footprint.certificates.signing", "DocumentSigner", "sign"),
+          ("write the pending file", "footprint.certificates.issuing", None, "_write_pending"),
+          ("registry: record (row, copy, audit)", "footprint.registry.records", "Registry", "record"),
+          ("publish (link, sync folder)", "footprint.certificates.issuing", None, "_publish"),
+          ("whole certificate", "footprint.certificates.certification", "_Job", "issue_one")]
+
+
+class Stages:
+    """CPU time (``time.process_time``) of each call of the STAGES functions while entered; the functions
+    are wrapped in place and restored on exit, so nothing is timed outside (nor in the pool's workers)."""
+
+    def __init__(self) -> None:
+        self.cpu: dict[str, list[float]] = {label: [] for label, *_ in STAGES}
+        self._undo: list[tuple[object, str, object]] = []
+
+    def __enter__(self) -> Stages:
+        import functools
+        import importlib
+
+        for label, module, owner, name in STAGES:
+            holder = importlib.import_module(module)
+            holder = getattr(holder, owner) if owner else holder
+            original = holder.__dict__[name]
+
+            @functools.wraps(original)
+            def timed(*args, _original=original, _label=label, **kwargs):  # noqa: ANN002, ANN003, ANN202
+                start = _cpu()
+                try:
+                    return _original(*args, **kwargs)
+                finally:
+                    self.cpu[_label].append(_cpu() - start)
+
+            self._undo.append((holder, name, original))
+            setattr(holder, name, timed)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for holder, name, original in reversed(self._undo):
+            setattr(holder, name, original)
+
+    def report(self, certificates: int) -> list[str]:
+        """One line per stage: median CPU ms of a call and CPU ms per certificate (all calls ÷ certificates)."""
+        whole = sum(self.cpu["whole certificate"])
+        parts = sum(sum(v) for label, v in self.cpu.items() if label != "whole certificate" and label[0] != " ")
+        lines = [f"  {label:42s} {1000 * statistics.median(v):8.2f} {1000 * sum(v) / certificates:10.2f}"
+                 for label, v in self.cpu.items() if v]
+        lines.insert(-1, f"  {'everything else':42s} {'':8s} {1000 * (whole - parts) / certificates:10.2f}")
+        return lines
+
+
 _state: dict = {}
 
 
 def _warm(park_json: str, results_json: str, home: str, barrier) -> None:  # noqa: ANN001 - multiprocessing.Barrier
     """A pool worker's start (not timed): imports, park and results, key, renderer, and one draft
-    certificate of the park rendered, as a server or batch worker that has issued this kind of
-    certificate before has its layout (documents.placement); then it waits for the others, so no worker
-    takes two shares while another is still starting."""
+    certificate of the park rendered and signed, as a server or batch worker that has issued this kind
+    of certificate before has its layout (documents.placement) and has imported the signing modules
+    (pyHanko, ~0.7 s CPU: until the third session of 2026-11-30 that import was inside the clock, ~13 ms
+    per certificate of a 50-certificate share); then it waits for the others, so no worker takes two
+    shares while another is still starting."""
     os.environ["FOOTPRINT_HOME"] = home
-    from footprint.certificates import certification, keys  # noqa: F401 - imported to be warm
+    from footprint.certificates import certification, issuing, keys  # noqa: F401 - imported to be warm
     from footprint.certificates import document as certificate_document
+    from footprint.certificates.signing import DocumentSigner, SignatureBox
     from footprint.park.models import ParkData, Results
     from footprint.registry.certificate import draft
     from footprint.registry.issuer import load_issuer
@@ -112,7 +175,8 @@ def _warm(park_json: str, results_json: str, home: str, barrier) -> None:  # noq
     park, results = ParkData.model_validate_json(park_json), Results.model_validate_json(results_json)
     _state.update(park=park, results=results, key=keys.default_key(Path(home)))
     first = certification.with_site(park, draft(results, results.products[0].product_id, load_issuer(ISSUER), ISSUE))
-    certificate_document.render_certificate(results, first, "zh-en", park.park.country)
+    doc = certificate_document.render_certificate(results, first, "zh-en", park.park.country)
+    DocumentSigner(_state["key"]).sign(doc.pdf, SignatureBox(*doc.signature_box) if doc.signature_box else None)
     barrier.wait()
 
 
@@ -193,7 +257,7 @@ def main() -> None:
 
     # ---- 2. issue, one process ----
     w, c = time.perf_counter(), _cpu()
-    with Registry(f"sqlite:///{work / 'single.sqlite'}") as registry:
+    with Registry(f"sqlite:///{work / 'single.sqlite'}") as registry, Stages() as stages:
         issued = certification.issue(park, issuer, results, work / "single", key, lang=args.lang, issue_date=ISSUE,
                                      registry=registry, backdate=True)
     single_wall, single_cpu = time.perf_counter() - w, _cpu() - c
@@ -226,6 +290,8 @@ def main() -> None:
           f"{n / pool_wall:11.2f} {n / pool_cpu:10.2f}   {1000 * pool_cpu / n:7.0f} ms = "
           f"{pool_cpu / n / baseline_cpu:.2f}× baseline {pool_peak:8.0f} (largest worker)")
     print(f"  layouts made by the one process: {layouts} for {n} certificates (each of the others placed into one)")
+    print("\nwhere the one process's CPU went (time.process_time)        median ms   per certificate ms")
+    print("\n".join(stages.report(n)))
     goal = 20
     print(f"\ngoal ≥ {goal}/s on {args.workers} cores: {'met' if n / pool_wall >= goal else 'NOT met'} in wall time "
           f"({n / pool_wall:.1f}/s); {args.workers} cores at this CPU cost would give "
