@@ -20,6 +20,7 @@ import pytest
 from sqlalchemy import insert, select, text, update
 from test_registry import _postgres_url
 
+from footprint.certificates import issuing
 from footprint.registry import audit, records
 from footprint.registry.records import NewCertificate, Registry, RegistryError, Reservation
 from footprint.registry.schema import AuditEntry, Certificate, CertificateCopy, Counter
@@ -200,3 +201,75 @@ def test_core_statements_write_what_the_orm_path_wrote(database, tmp_path, monke
     assert [r["status"] for r in core["certificates"]] == ["superseded", "superseded", "superseded", "active",
                                                            "active", "active"]
     assert len(core["certificate_copies"]) == 6 and all(e["signature"] for e in core["audit_log"])
+
+
+# ---- recovery lists each output folder once ----------------------------------------------------------
+
+
+def recover_globbing_per_number(registry: Registry) -> issuing.Recovery:
+    """``issuing.recover`` as it was (main at 38976df): every row read, and one glob per reserved number
+    ever made — quadratic in the registry's size when the files share a folder."""
+    voided = [p.number for p in registry.recover()]
+    alive = {p.number for p in registry.pending() if p.alive}
+    recorded = {r.number: r for r in registry.records()}
+    published, removed = [], []
+    for number, out_dir in registry.reservations().items():
+        if number in alive or not out_dir or not Path(out_dir).is_dir():
+            continue
+        for pending in Path(out_dir).glob(f"*{number}*{issuing.PENDING}"):
+            record = recorded.get(number)
+            final = pending.with_name(pending.name[: -len(issuing.PENDING)])
+            if record is not None and final.name == record.file_name and not final.exists() \
+                    and hashlib.sha256(pending.read_bytes()).hexdigest() == record.pdf_sha256:
+                issuing._publish(pending, final)
+                published.append(final)
+            elif record is None:
+                pending.unlink()
+                removed.append(pending)
+    return issuing.Recovery(voided, published, removed)
+
+
+def _killed_runs(base: Path, monkeypatch) -> Registry:  # noqa: ANN001
+    """A registry and folders as killed runs leave them: recorded and unrecorded pending files in two
+    folders, a published file, a pending file whose bytes are not the recorded ones, a stranger's file, a
+    folder that is gone, and a reservation of this (live) process."""
+    base.mkdir()
+    registry = Registry(f"sqlite:///{base / 'registry.sqlite'}", base / "home")
+    folders = [base / "out", base / "other"]
+    dead = {"host": records.socket.gethostname(), "pid": 2**22 + 7, "boot": records._boot_id(), "started": 1}
+    with monkeypatch.context() as m:
+        m.setattr(records, "_process", lambda: dead)
+        for n in range(12):
+            folder = folders[n % 2] if n != 11 else base / "gone"  # a folder that is not there (any more)
+            reservation = registry.reserve("demo-park", 2026, "DEMO-PCF", folder)
+            name = f"p{n}_{reservation.number}.pdf"
+            cert, pdf = _certificate(f"p{n}", n)
+            cert = NewCertificate(**{**asdict(cert), "file_name": name})
+            if n % 3 != 2:  # recorded (killed after the commit, before the file got its name)
+                registry.record(reservation, cert, at=CLOCK, copy=pdf)
+            if n == 11:
+                continue
+            folder.mkdir(exist_ok=True)
+            (folder / (name + issuing.PENDING)).write_bytes(pdf if n != 4 else b"changed")
+            if n == 7:
+                (folder / name).write_bytes(pdf)  # already published: its pending copy stays
+        (folders[0] / ("stranger.pdf" + issuing.PENDING)).write_bytes(b"not ours")
+    registry.reserve("demo-park", 2026, "DEMO-PCF", folders[1])  # this process, alive: left alone
+    (folders[1] / ("live_" + registry.pending()[-1].number + ".pdf" + issuing.PENDING)).write_bytes(b"rendering")
+    return registry
+
+
+def test_recovery_lists_each_folder_once_and_does_what_it_did(tmp_path, monkeypatch):
+    done = {}
+    for name, recover in (("globbing", recover_globbing_per_number), ("listing", issuing.recover)):
+        with _killed_runs(tmp_path / name, monkeypatch) as registry:
+            recovery = recover(registry)
+            files = sorted(str(p.relative_to(tmp_path / name)) for p in (tmp_path / name).rglob("*.pdf*"))
+            log = [(p.number[-8:], p.alive) for p in registry.pending()] + [
+                (r.number, r.status) for r in registry.records()]
+            done[name] = ([p.name for p in recovery.published], [p.name for p in recovery.removed],
+                          recovery.voided, files, log)
+    assert done["listing"] == done["globbing"]
+    published, removed, voided, files, _ = done["listing"]
+    assert len(published) == 6 and len(removed) == 3 and len(voided) == 4  # n = 0 1 3 6 9 10; 2 5 8; 2 5 8 11
+    assert "out/stranger.pdf.pending" in files and "out/p4_" in " ".join(files)

@@ -16,6 +16,7 @@ process and the output folder, so a reservation still being issued by a live pro
 from __future__ import annotations
 
 import datetime as dt
+import fnmatch
 import hashlib
 import os
 from collections.abc import Callable
@@ -157,13 +158,17 @@ def recover(registry: Registry) -> Recovery:
     """Finish what killed processes left: publish recorded pending files, delete the others, void their numbers."""
     voided = [p.number for p in registry.recover()]
     alive = {p.number for p in registry.pending() if p.alive}
-    recorded = {r.number: r for r in registry.records()}
     published, removed = [], []
+    folders: dict[str, list[Path] | None] = {}  # each folder's pending files, listed once (not once per number)
     for number, out_dir in registry.reservations().items():
-        if number in alive or not out_dir or not Path(out_dir).is_dir():
+        if number in alive or not out_dir:
             continue
-        for pending in Path(out_dir).glob(f"*{number}*{PENDING}"):
-            record = recorded.get(number)
+        if out_dir not in folders:
+            folders[out_dir] = list(Path(out_dir).glob(f"*{PENDING}")) if Path(out_dir).is_dir() else None
+        for pending in [p for p in folders[out_dir] or () if fnmatch.fnmatchcase(p.name, f"*{number}*{PENDING}")]:
+            if not pending.exists():
+                continue  # published or removed for an earlier number whose name it also holds
+            record = registry.get(number)
             final = pending.with_name(pending.name[: -len(PENDING)])
             if record is not None and final.name == record.file_name and not final.exists() \
                     and hashlib.sha256(pending.read_bytes()).hexdigest() == record.pdf_sha256:
