@@ -129,12 +129,13 @@ def test_issued_certificate_verifies_and_pdfsig_agrees(issued, roots, registry):
     assert "Signature Field Name: CertificationBody" in out
 
 
-def test_kept_signing_certificate_attribute_is_the_one_pyhanko_builds(demo_key):
+def test_kept_signing_certificate_attribute_is_the_one_pyhanko_builds(demo_key, monkeypatch):
     """The signer builds the signing-certificate-v2 attribute once (signing.py): in each of three
     signatures the attribute is, byte for byte, the one pyHanko builds from the certificate itself, and
     every signature is intact."""
     from asn1crypto import cms
     from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign import attributes
     from pyhanko.sign.general import as_signing_certificate_v2
     from pyhanko.sign.validation import validate_pdf_signature
 
@@ -143,12 +144,21 @@ def test_kept_signing_certificate_attribute_is_the_one_pyhanko_builds(demo_key):
     kept = signing.DocumentSigner(demo_key)
     unsigned = document(Reservation("FP-T-2026-00001-X", "demo-park", 2026, 1)).pdf
     built = as_signing_certificate_v2(cms.Certificate.load(demo_key.cert.public_bytes(serialization.Encoding.DER)))
+    builds = []
+    pyhankos = attributes.SigningCertificateV2Provider.build_attr_value
+
+    async def counted(self, dry_run=False):  # noqa: ANN001, ANN202
+        builds.append(1)
+        return await pyhankos(self, dry_run)
+
+    monkeypatch.setattr(attributes.SigningCertificateV2Provider, "build_attr_value", counted)
     for _ in range(3):
         (sig,) = PdfFileReader(io.BytesIO(kept.sign(unsigned))).embedded_signatures
         (value,) = [a["values"][0] for a in sig.signer_info["signed_attrs"]
                     if a["type"].native == "signing_certificate_v2"]
         assert value.dump() == built.dump()
         assert validate_pdf_signature(sig).intact
+    assert len(builds) == 1  # built by pyHanko for the first signature only
 
 
 def test_signature_field_is_the_visible_box_and_pdfa_metadata_agree(issued):

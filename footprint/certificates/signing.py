@@ -68,9 +68,11 @@ class _KeptKeySigner(signers.SimpleSigner):
             cert_registry=SimpleCertificateStore.from_certs(certs),
         )
         del der
+        self._kept: dict[str, bytes] = {}  # the signing-certificate-v2 value's DER, once built
 
     def _signed_attr_provider_spec(self, *args, **kwargs):  # noqa: ANN002, ANN003, ANN202 - pyHanko's signature
-        return _KeptSigningCertificate(super()._signed_attr_provider_spec(*args, **kwargs), self.signing_cert)
+        return _KeptSigningCertificate(super()._signed_attr_provider_spec(*args, **kwargs), self.signing_cert,
+                                       self._kept)
 
     def sign_raw(self, data: bytes, digest_algorithm: str) -> bytes:
         mechanism = self.get_signature_mechanism_for_digest(digest_algorithm).signature_algo
@@ -85,8 +87,9 @@ class _KeptKeySigner(signers.SimpleSigner):
 class _KeptSigningCertificate(attributes.SignedAttributeProviderSpec):
     """pyHanko's signed attributes, with the signing-certificate-v2 value built once per signer."""
 
-    def __init__(self, spec: attributes.SignedAttributeProviderSpec, cert: asn1_x509.Certificate):
-        self._spec, self._cert, self._values = spec, cert, {}
+    def __init__(self, spec: attributes.SignedAttributeProviderSpec, cert: asn1_x509.Certificate,
+                 values: dict[str, bytes]):
+        self._spec, self._cert, self._values = spec, cert, values  # values: the signer's, kept across signatures
 
     def signed_attr_providers(self, data_digest: bytes, digest_algorithm: str):  # noqa: ANN201 - an iterable
         for provider in self._spec.signed_attr_providers(data_digest, digest_algorithm):
