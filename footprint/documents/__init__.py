@@ -26,6 +26,7 @@ from footprint.documents.fonts import TEMPLATES, ensure_font, subset_in_one_pass
 
 LANGS = ("zh", "en", "zh-en")
 PDF_VARIANT = "pdf/a-3b"
+DEFLATE_LEVEL = 3  # zlib: the certificate streams in half level 6's time, ~5 % larger
 
 
 @dataclass(frozen=True)
@@ -176,7 +177,8 @@ def _with_markers(html: str, paths: tuple[str, ...]) -> str:
 def _finish(document: Any, pdf: Any) -> None:
     """Drop Info's Producer (incremental PAdES signing keeps Info and XMP consistent only without it),
     list each associated file once in /AF (WeasyPrint 70 lists the embedded file twice), and deflate
-    the streams at zlib level 6 instead of pydyf's 9 (2.5× faster, 0.6 % larger)."""
+    the streams at zlib level 3 instead of pydyf's 9 (a certificate's in ~3.8 ms instead of ~7.6 at
+    level 6 and more at 9; ~5 % larger than level 6)."""
     import pydyf
 
     pdf.info.pop("Producer", None)
@@ -185,7 +187,7 @@ def _finish(document: Any, pdf: Any) -> None:
     for obj in pdf.objects:
         if isinstance(obj, pydyf.Stream) and obj.compress:
             raw = b"\n".join(pydyf._to_bytes(item) for item in obj.stream)
-            obj.stream, obj.compress = [zlib.compress(raw, 6)], False
+            obj.stream, obj.compress = [zlib.compress(raw, DEFLATE_LEVEL)], False
             obj.extra["Filter"] = "/FlateDecode"
 
 
