@@ -1,6 +1,6 @@
 """``footprint verify`` per document in a running process, against verify before issue 17 in the same run.
 
-    python benchmarks/bench_verify.py [--home DIR] [-n 5]
+    python benchmarks/bench_verify.py [--home DIR] [-n 5] [--rounds 3]
 
 Not a test. In the data directory ``--home`` (default /tmp/footprint-bench-home, never your
 FOOTPRINT_HOME) it issues, once, every certificate of the demo park and the demo shipment declaration
@@ -60,6 +60,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--home", default=os.environ.get("FOOTPRINT_BENCH_HOME", "/tmp/footprint-bench-home"),
                    help="throwaway data directory (never your real FOOTPRINT_HOME)")
     p.add_argument("-n", type=int, default=5, help="timed verifications of each document per path")
+    p.add_argument("--rounds", type=int, default=1,
+                   help="processes for previous and footprint each, in alternating order (baseline: one); a "
+                        "document's figure is the median of its rounds' medians")
     p.add_argument("--measure", choices=PATHS, help=argparse.SUPPRESS)  # the child's part
     return p.parse_args(argv)
 
@@ -213,6 +216,22 @@ def _child(path: str, args: argparse.Namespace, previous: Path) -> dict:
     return json.loads(out.stdout)
 
 
+def _combined(runs: list[dict]) -> dict:
+    """One path's rounds as one run: per document, the median of the rounds' medians (wall, CPU, each stage)."""
+    rows = []
+    for same in zip(*(run["rows"] for run in runs), strict=True):
+        row = dict(same[0])
+        for key in ("wall_ms", "cpu_ms"):
+            row[key] = statistics.median(r[key] for r in same)
+        row["stages"] = {stage: [statistics.median(r["stages"][stage][i] for r in same) for i in (0, 1)]
+                         for stage in same[0]["stages"]}
+        row["valid"] = all(r["valid"] for r in same)
+        row["qr"] = same[0]["qr"] if all(r["qr"] == same[0]["qr"] for r in same) else []
+        rows.append(row)
+    return {"path": runs[0]["path"], "rows": rows, "peak_mib": max(run["peak_mib"] for run in runs),
+            "module": runs[0]["module"]}
+
+
 def extract_previous(folder: Path, revision: str = PREVIOUS) -> Path:
     """``footprint`` of main at ``revision``, extracted with ``git archive`` into ``folder``."""
     archive = subprocess.run(["git", "-C", str(ROOT), "archive", revision, "footprint"], capture_output=True,
@@ -272,14 +291,24 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-verify-") as tmp:
         previous = extract_previous(Path(tmp))
         load = os.getloadavg()[0]
-        runs = {path: _child(path, args, previous) for path in PATHS}
-        if not runs["previous"]["module"].startswith(str(previous)):
-            raise SystemExit(f"the previous path imported {runs['previous']['module']}, not main {PREVIOUS}'s")
-    print(f"load average at the start {load:.1f}")
+        rounds: dict[str, list[dict]] = {"baseline": [_child("baseline", args, previous)], "previous": [],
+                                         "footprint": []}
+        for r in range(args.rounds):  # previous, footprint, footprint, previous, …: the load drifts
+            for path in ("previous", "footprint") if r % 2 == 0 else ("footprint", "previous"):
+                rounds[path].append(_child(path, args, previous))
+        if any(not run["module"].startswith(str(previous)) for run in rounds["previous"]):
+            raise SystemExit(f"the previous path imported {rounds['previous'][0]['module']}, not main {PREVIOUS}'s")
+    print(f"load average at the start {load:.1f}, at the end {os.getloadavg()[0]:.1f}")
+    if args.rounds > 1:
+        for path in ("previous", "footprint"):
+            print(f"  {path}: median CPU over the documents per round, ms: " + ", ".join(
+                f"{statistics.median(row['cpu_ms'] for row in run['rows']):.1f}" for run in rounds[path]))
+    runs = {path: _combined(runs_of_path) for path, runs_of_path in rounds.items()}
     ok = report(runs, args)
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / f"bench_verify-{datetime.now(UTC):%Y%m%dT%H%M%S}.json"
-    out.write_text(json.dumps({"n": args.n, "previous": PREVIOUS, "load": os.getloadavg(), **runs}, indent=1))
+    out.write_text(json.dumps({"n": args.n, "previous": PREVIOUS, "load": os.getloadavg(), "rounds": rounds},
+                              indent=1))
     print(f"JSON: {out}")
     return 0 if ok else 1
 
