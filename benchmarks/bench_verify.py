@@ -63,7 +63,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--rounds", type=int, default=1,
                    help="processes for previous and footprint each, in alternating order (baseline: one); a "
                         "document's figure is the median of its rounds' medians")
-    p.add_argument("--measure", choices=PATHS, help=argparse.SUPPRESS)  # the child's part
+    p.add_argument("--measure", choices=(*PATHS, "interleaved"), help=argparse.SUPPRESS)  # the child's part
     return p.parse_args(argv)
 
 
@@ -149,6 +149,69 @@ def measure(path: str, home: Path, n: int) -> dict:
                          "reasons": verdict.reasons, "qr": own[:1], "wall_ms": wall, "cpu_ms": cpu, "stages": stages})
     return {"path": path, "rows": rows, "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             "module": verification.__file__}
+
+
+def measure_interleaved(home: Path, n: int) -> dict:
+    """In one process, each document verified with this step's shortcuts on and off alternately (``n`` times
+    each, the order switching): what the step saves, free of the load's drift between processes."""
+    import logging
+
+    from pyhanko.pdf_utils import generic
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign.validation import generic_cms
+
+    from footprint.certificates import keys, verification
+    from footprint.registry.records import Registry
+
+    logging.getLogger("pyhanko").setLevel(logging.CRITICAL)
+    db, pdfs = documents(home)
+    roots = keys.trust_roots(home)
+    rows = []
+    with Registry(f"sqlite:///{db}") as registry:
+        source = verification.DatabaseSource(registry)
+        for p in pdfs:
+            verification.verify(p, roots, source)  # installs the shortcuts
+        on = (verification._read_literal_string, verification._object_from_stream,
+              verification._certs_for_validation, verification._signing_certificate_checked, verification._pixels,
+              Registry.checked)
+        off = (verification._pyhanko_read_literal, verification._pyhanko_object_from_stream,
+               verification._pyhanko_certs_for_validation, verification._pyhanko_check_signing_certificate,
+               lambda bitmap: bitmap.to_pil(), checked_in_session)
+
+        def use(functions: tuple) -> None:
+            (generic._read_string_literal_bytes, PdfFileReader._get_object_from_stream,
+             generic_cms.extract_certs_for_validation, generic_cms._check_signing_certificate, verification._pixels,
+             Registry.checked) = functions
+
+        for p in pdfs:
+            pdf = p.read_bytes()
+            times: dict[str, list[float]] = {"off": [], "on": []}
+            for i in range(2 * n):
+                name = ("off", "on")[(i + (i // 2)) % 2]  # off on on off off on …
+                use(off if name == "off" else on)
+                c = time.process_time()
+                if not verification.verify(p, roots, source, pdf=pdf).valid:
+                    raise SystemExit(f"{p.name}: not valid with this step {name}")
+                times[name].append((time.process_time() - c) * 1000)
+            rows.append({"file": p.name, **{k: statistics.median(v) for k, v in times.items()}})
+        use(on)
+    return {"rows": rows}
+
+
+def checked_in_session(registry, number: str):  # noqa: ANN001, ANN201 - Registry; (Record | None, problems)
+    """``Registry.checked`` of main at :data:`PREVIOUS`: the same three Core queries inside an ORM session."""
+    from footprint.registry import audit, seal
+    from footprint.registry.records import _CERTIFICATE, _columns, _key, _record
+
+    with registry.read() as s:
+        row = s.connection().execute(_CERTIFICATE, {"number": _key(number)}).one_or_none()
+        entries, problems = audit.checked_subject(s.connection(), _key(number), registry.seal(),
+                                                  seal.witnessed(registry.witness))
+        state = audit.replay([audit.parse(e) for e in entries])
+        expected = state.rows("certificates").get(_key(number))
+        live = {_key(number): _columns(row)} if row is not None else {}
+        problems += audit.compare(state, {"certificates": live}) if expected or row is not None else []
+        return (_record(row) if row else None), problems
 
 
 def _later_steps_off(verification) -> None:  # noqa: ANN001 - the module
@@ -282,6 +345,9 @@ def main(argv: list[str] | None = None) -> int:
     from footprint.engine import home
 
     data_dir = home.activate(args.home)  # before anything imports bw2data
+    if args.measure == "interleaved":
+        print(json.dumps(measure_interleaved(data_dir, args.n)))
+        return 0
     if args.measure:
         print(json.dumps(measure(args.measure, data_dir, args.n)))
         return 0
@@ -303,12 +369,17 @@ def main(argv: list[str] | None = None) -> int:
         for path in ("previous", "footprint"):
             print(f"  {path}: median CPU over the documents per round, ms: " + ", ".join(
                 f"{statistics.median(row['cpu_ms'] for row in run['rows']):.1f}" for run in rounds[path]))
+    interleaved = _child("interleaved", args, Path())
     runs = {path: _combined(runs_of_path) for path, runs_of_path in rounds.items()}
     ok = report(runs, args)
+    off, on = (statistics.median(r[k] for r in interleaved["rows"]) for k in ("off", "on"))
+    print(f"this step in one process, its shortcuts off and on alternately ({args.n} times each per document), "
+          f"CPU median over the documents: off {off:.2f} ms, on {on:.2f} ms, {off / on:.3f}× ({off - on:.2f} ms "
+          f"saved); load average now {os.getloadavg()[0]:.1f}")
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / f"bench_verify-{datetime.now(UTC):%Y%m%dT%H%M%S}.json"
-    out.write_text(json.dumps({"n": args.n, "previous": PREVIOUS, "load": os.getloadavg(), "rounds": rounds},
-                              indent=1))
+    out.write_text(json.dumps({"n": args.n, "previous": PREVIOUS, "load": os.getloadavg(), "rounds": rounds,
+                               "interleaved": interleaved}, indent=1))
     print(f"JSON: {out}")
     return 0 if ok else 1
 
