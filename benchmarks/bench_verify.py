@@ -35,6 +35,7 @@ benchmarks/results/ (git-ignored).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import resource
@@ -112,8 +113,7 @@ def measure(path: str, home: Path, n: int) -> dict:
     import hashlib
     import logging
 
-    from footprint.certificates import keys, verification
-    from footprint.registry.records import Registry
+    from footprint.certificates import verification
 
     logging.getLogger("pyhanko").setLevel(logging.CRITICAL)  # as `footprint verify` does
     if path == "baseline":  # verify before issue 17: whole pages, pyHanko's hex reader, roots parsed, pypdf
@@ -123,11 +123,8 @@ def measure(path: str, home: Path, n: int) -> dict:
         verification._remembered_name_preparation = lambda: None
         verification._asn1_roots = verification._asn1_roots.__wrapped__
         verification._plain_embedded_files = lambda _reader: None
-    db, pdfs = documents(home)
-    roots = keys.trust_roots(home)
     rows = []
-    with Registry(f"sqlite:///{db}") as registry:
-        source = verification.DatabaseSource(registry)
+    with _verifying(home) as (pdfs, roots, source):
         for p in pdfs:
             pdf = p.read_bytes()
             verdict = verification.verify(p, roots, source, pdf=pdf)  # untimed: the process warms up
@@ -151,6 +148,17 @@ def measure(path: str, home: Path, n: int) -> dict:
             "module": verification.__file__}
 
 
+@contextlib.contextmanager
+def _verifying(home: Path):  # noqa: ANN202 - yields (documents, trust roots, the registry as verify's source)
+    """The benchmark's documents, the data directory's trust roots and its registry, open while in use."""
+    from footprint.certificates import keys, verification
+    from footprint.registry.records import Registry
+
+    db, pdfs = documents(home)
+    with Registry(f"sqlite:///{db}") as registry:
+        yield pdfs, keys.trust_roots(home), verification.DatabaseSource(registry)
+
+
 def measure_interleaved(home: Path, n: int) -> dict:
     """In one process, each document verified with this step's shortcuts on and off alternately (``n`` times
     each, the order switching): what the step saves, free of the load's drift between processes."""
@@ -160,15 +168,12 @@ def measure_interleaved(home: Path, n: int) -> dict:
     from pyhanko.pdf_utils.reader import PdfFileReader
     from pyhanko.sign.validation import generic_cms
 
-    from footprint.certificates import keys, verification
+    from footprint.certificates import verification
     from footprint.registry.records import Registry
 
     logging.getLogger("pyhanko").setLevel(logging.CRITICAL)
-    db, pdfs = documents(home)
-    roots = keys.trust_roots(home)
     rows = []
-    with Registry(f"sqlite:///{db}") as registry:
-        source = verification.DatabaseSource(registry)
+    with _verifying(home) as (pdfs, roots, source):
         for p in pdfs:
             verification.verify(p, roots, source)  # installs the shortcuts
         on = (verification._read_literal_string, verification._object_from_stream,
