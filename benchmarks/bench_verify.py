@@ -314,7 +314,7 @@ def report(runs: dict[str, dict], args: argparse.Namespace) -> bool:
     base, prev, fast = runs["baseline"], runs["previous"], runs["footprint"]
     print(f"\nverify per document, median of {args.n}, in a running process ({os.cpu_count()} CPUs, load average "
           f"{os.getloadavg()[0]:.1f}), ms wall / CPU; baseline = verify before issue 17 (QR decoded from 200 dpi "
-          "images of whole pages), previous = main {PREVIOUS}")
+          f"images of whole pages), previous = main {PREVIOUS}")
     head = (f"{'document':<44} {'KiB':>4} {'pp':>2} {'baseline':>13} {'previous':>11} {'footprint':>11} "
             f"{'÷ base cpu':>10} {'÷ prev cpu':>10}")
     print(head)
