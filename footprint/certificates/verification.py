@@ -611,10 +611,13 @@ def _objstm_index(stream, idx: int) -> tuple[int, bytes, int, dict[int, int]] | 
     try:
         if not isinstance(stream, generic.StreamObject) or stream["/Type"] != "/ObjStm":
             return None
-        count, first = stream["/N"], stream["/First"]
-        if type(count) is not generic.NumberObject or type(first) is not generic.NumberObject or not 0 <= idx < count:
+        count = stream["/N"]
+        if type(count) is not generic.NumberObject or not 0 <= idx < count:
             return None
         data = stream.read_data(DecodePurpose.OBJECT_STREAM)
+        first = stream["/First"]  # in pyHanko's order: the type, /N, the data, then /First
+        if type(first) is not generic.NumberObject:
+            return None
     except Exception:  # noqa: BLE001 - pyHanko's own function meets (and reports) the same
         return None
     offsets: dict[int, int] = {}
