@@ -68,6 +68,10 @@ def test_the_code_and_its_path_are_segnos():
         assert (ours.version, ours.mask, ours.matrix) == (theirs.version, theirs.mask, theirs.matrix), payload
         assert qr_path(payload) == _path_by_modules(theirs), payload
         assert qr.path(ours, border=0) == _path_by_modules(theirs, border=0), payload
+    assert all(f.__module__ == "segno.encoder" for f in qr._SEGNO.values())  # segno's own kept, not ours
+    qr._install()  # a second install changes nothing
+    assert all(f.__module__ == "segno.encoder" for f in qr._SEGNO.values())
+    assert all(getattr(encoder, name).__module__ == qr.__name__ for name in qr._SEGNO)
     versions = {qr.make(p).version for p in payloads}
     assert len(payloads) > 200 and min(versions) == 1 and max(versions) >= 19
 

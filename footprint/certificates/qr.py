@@ -12,6 +12,7 @@ given by the caller are left to segno.
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Iterator
 from itertools import chain, zip_longest
 from typing import Any
@@ -25,17 +26,29 @@ def make(payload: str) -> Any:
     """``segno.make(payload, error="m", micro=False)`` with the mask, the final message and its placement
     computed here (installed in segno's encoder once; segno's own functions kept in ``_SEGNO``)."""
     import segno
-    from segno import encoder
 
     if not _SEGNO:
-        for name, ours in (("find_and_apply_best_mask", _best_mask), ("make_final_message", _final_message),
-                           ("add_codewords", _add_codewords)):
-            _SEGNO[name] = getattr(encoder, name)
-            setattr(encoder, name, ours)
+        _install()
     return segno.make(payload, error="m", micro=False)
 
 
 _SEGNO: dict[str, Any] = {}
+_INSTALLING = threading.Lock()
+
+
+def _install() -> None:
+    """Keep segno's three functions in ``_SEGNO``, then put ours in their place — once, under a lock, so
+    that threads racing to the first code never keep one of ours as segno's (ours hand cases to them)."""
+    from segno import encoder
+
+    with _INSTALLING:
+        if _SEGNO:
+            return
+        ours = {"find_and_apply_best_mask": _best_mask, "make_final_message": _final_message,
+                "add_codewords": _add_codewords}
+        _SEGNO.update({name: getattr(encoder, name) for name in ours})
+        for name, function in ours.items():
+            setattr(encoder, name, function)
 
 
 def _final_message(version: int, error: int, buff: Any) -> Any:
