@@ -100,14 +100,15 @@ def test_shaping_is_the_source_fonts(harfbuzz, both):
 
 
 def test_outlines_are_the_source_fonts(both):
-    """Each character's outline drawn from our font equals the source font's (hints removed only)."""
+    """Each character's outline drawn from our font equals the source font's (hints removed only): a
+    glyph given another font dict's subroutines (a reordering fault) draws differently."""
     from fontTools.pens.recordingPen import DecomposingRecordingPen
 
     ours, source = both
     mine, theirs = ours.getGlyphSet(), source.getGlyphSet()
     cmap = ours.getBestCmap()
     assert all(ord(c) in cmap for c in "".join(TEXTS))
-    sample = "".join(TEXTS) + "".join(chr(c) for group in fonts.common_characters() for c in group[::97])
+    sample = "".join(TEXTS) + "".join(chr(c) for c in sorted(cmap)[::5])  # a fifth of the font: ~5 s
     for char in sorted(c for c in set(sample) if ord(c) in cmap):
         name = cmap[ord(char)]
         assert source.getBestCmap()[ord(char)] == name
