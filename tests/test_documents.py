@@ -309,9 +309,9 @@ def test_placed_qr_path_gives_the_bytes_weasyprint_gives(computed, issuer_file):
 def test_path_operators_by_hand():
     from footprint.documents import vector
 
-    assert vector.operators("M4 4h7v1h-7zM13 5h1.5v1h-1.5z") == [
+    assert vector.operators("M4 4h7v1h-7zM13 5h1.5v1h-1.5z") == b"\n".join([
         b"0 0 m", b"4 4 m", b"11 4 l", b"11 5 l", b"4 5 l", b"h",
-        b"13 5 m", b"14.5 5 l", b"14.5 6 l", b"13 6 l", b"h"]
+        b"13 5 m", b"14.5 5 l", b"14.5 6 l", b"13 6 l", b"h"])
     with pytest.raises(ValueError, match="not one the renderer draws"):
         vector.operators("M0 0L3 3z")
 

@@ -174,6 +174,6 @@ def test_rectangle_paths_give_the_general_operators():
 
     d, _ = qr_path("urn:footprint:certificate:DEMO-PCF-2026-000001:sha256:" + "0f" * 32)
     for path in (d, bar_path(0.55123), bar_path(1.0), "M4 4h7v1h-7zM13 5h1.5v1h-1.5z"):
-        assert vector.operators(path) == vector._operators(path)
-    assert vector.operators("M4 4h7v1h-7z") == [b"0 0 m", b"4 4 m", b"11 4 l", b"11 5 l", b"4 5 l", b"h"]
+        assert vector.operators(path) == b"\n".join(vector._operators(path))
+    assert vector.operators("M4 4h7v1h-7z") == b"0 0 m\n4 4 m\n11 4 l\n11 5 l\n4 5 l\nh"
     assert bar_path(0.0) == bar_path(1e-7) == "M0 1z"  # a zero-width bar draws nothing, as its rect did

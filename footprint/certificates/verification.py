@@ -778,6 +778,14 @@ def _validated(sig, context):  # noqa: ANN001, ANN202 - pyHanko's embedded signa
     return loop.run_until_complete(validate())
 
 
+def fast_pdf_reading() -> None:
+    """pyHanko's object reader with this module's exact shortcuts (hex and literal strings, tokens, object
+    streams; once per process); signing reads each new certificate with it too."""
+    _fast_hex_strings()
+    _fast_pdf_tokens()
+    _fast_pdf_objects()
+
+
 def _check_signature(pdf: bytes, roots: list[x509.Certificate], verdict: Verdict, now: dt.datetime):  # noqa: ANN202
     """The signature, timestamp, coverage and signer checks; returns pyHanko's reader of the document
     (None when it is not a readable PDF), which :func:`embedded_files` may read from."""
@@ -785,9 +793,7 @@ def _check_signature(pdf: bytes, roots: list[x509.Certificate], verdict: Verdict
     from pyhanko.sign.diff_analysis import ModificationLevel
     from pyhanko.sign.validation.status import SignatureCoverageLevel
 
-    _fast_hex_strings()
-    _fast_pdf_tokens()
-    _fast_pdf_objects()
+    fast_pdf_reading()
     _signer_checked_once()
     _remembered_name_preparation()
     try:

@@ -12,6 +12,8 @@ Only the commands a QR path uses are understood: ``M`` (absolute), ``h``, ``v`` 
 
 from __future__ import annotations
 
+import itertools
+import operator
 import re
 from typing import Any
 
@@ -26,24 +28,31 @@ def _number(value: float) -> bytes:
 _RUN = re.compile(r"M([0-9.]+) ([0-9.]+)h([0-9.]+)v([0-9.]+)h-\3z")  # a rectangle: QR code runs, bars
 
 
-def operators(d: str) -> list[bytes]:
-    """The PDF path operators WeasyPrint 70 writes for path data ``d`` (M/h/v/z only), one per item."""
+def operators(d: str) -> bytes:
+    """The PDF path operators WeasyPrint 70 writes for path data ``d`` (M/h/v/z only), one per line."""
     runs = _RUN.findall(d)
     if runs and sum(len(x) + len(y) + 2 * len(w) + len(h) + 7 for x, y, w, h in runs) == len(d):
-        return _rectangles(runs)  # the same operators as below, ~4× faster
-    return _operators(d)
+        return _rectangles(runs)  # the same operators as below, ~6× faster
+    return b"\n".join(_operators(d))
 
 
-def _rectangles(runs: list[tuple[str, str, str, str]]) -> list[bytes]:
+def _rectangles(runs: list[tuple[str, str, str, str]]) -> bytes:
+    if all(v.isdigit() for run in runs for v in run):  # a QR code: integers, written as pydyf writes them
+        flat = list(map(int, itertools.chain.from_iterable(runs)))
+        x, y, w, h = flat[0::4], flat[1::4], flat[2::4], flat[3::4]
+        right, bottom = list(map(operator.add, x, w)), list(map(operator.add, y, h))
+        return b"\n".join([b"0 0 m", *[_RECTANGLE] * len(x)]) % tuple(  # one formatting for the whole code
+            itertools.chain.from_iterable(zip(x, y, right, y, right, bottom, x, bottom, strict=True)))
     out = [b"0 0 m"]
-    whole = all(v.isdigit() for run in runs for v in run)  # a QR code: integers, written as pydyf writes them
-    number, convert = (lambda v: b"%d" % v, int) if whole else (_number, float)
     for run in runs:
-        x, y, w, h = map(convert, run)
-        left, top, right, bottom = number(x), number(y), number(x + w), number(y + h)
-        out += [b"%s %s m" % (left, top), b"%s %s l" % (right, top), b"%s %s l" % (right, bottom),
-                b"%s %s l" % (number(x + w - w), bottom), b"h"]
-    return out
+        x, y, w, h = map(float, run)
+        left, top, right, bottom = _number(x), _number(y), _number(x + w), _number(y + h)
+        out.append(b"%s %s m\n%s %s l\n%s %s l\n%s %s l\nh" % (left, top, right, top, right, bottom,
+                                                               _number(x + w - w), bottom))
+    return b"\n".join(out)
+
+
+_RECTANGLE = b"%d %d m\n%d %d l\n%d %d l\n%d %d l\nh"
 
 
 def _operators(d: str) -> list[bytes]:
@@ -98,7 +107,7 @@ def swap(html: str, d: str, replacement: str) -> str:
     return html.replace(attribute, f'd="{replacement}"', 1)
 
 
-def place(pdf: Any, placed: dict[bytes, list[bytes]]) -> None:
+def place(pdf: Any, placed: dict[bytes, bytes]) -> None:
     """Put each marker's path operators in place in the pydyf document's content streams."""
     import pydyf
 
@@ -111,4 +120,4 @@ def place(pdf: Any, placed: dict[bytes, list[bytes]]) -> None:
     if sorted(obj.stream[i] for obj, i in found) != sorted(placed):
         raise ValueError(f"{len(placed)} path(s) to place, {len(found)} marker(s) in the drawn pages")
     for obj, i in reversed(found):  # from the end, so the earlier positions stay valid
-        obj.stream[i - 1:i + 1] = [b"\n".join(placed[obj.stream[i]])]
+        obj.stream[i - 1:i + 1] = [placed[obj.stream[i]]]
