@@ -10,9 +10,10 @@ punctuation and symbols, and saved under ``templates/fonts/`` (not committed: ~9
 WeasyPrint keeps glyph ids when it subsets, so an embedded subset holds an (empty) entry for every id
 up to the highest one used. The glyphs are therefore reordered: Latin, punctuation and GB 2312's 3,755
 common characters (with the glyphs their shaping reaches) come first, then GB 2312's symbols and
-level-2 characters. A certificate's text stays under id ~4,200 (~8,000 with a rarer character such
-as 锂) instead of ~40,000: a font program of tens of KB, not 530. Outlines,
-advances and shaping are those of the source font (``tests/test_fonts.py`` shapes text with both).
+level-2 characters. A certificate's text stays under id ~4,200 (up to ~7,700 with a level-2
+character such as 锂) instead of ~40,000: the demo certificates' font program is 83 KB, not 535.
+Outlines, advances and shaping are those of the source font (``tests/test_fonts.py`` shapes text
+with both).
 The vertical-writing tables are dropped: documents are set horizontally only.
 """
 
@@ -141,6 +142,7 @@ def glyph_order(font: Any) -> list[str]:
 
 
 def _reached(unicodes: list[int]) -> list[str]:
+    """The source font's glyphs that ``unicodes`` map to or that shaping them can substitute."""
     from fontTools import subset
     from fontTools.ttLib import TTFont
 
