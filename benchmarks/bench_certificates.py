@@ -158,9 +158,10 @@ _state: dict = {}
 
 
 def _warm(park_json: str, results_json: str, home: str, barrier) -> None:  # noqa: ANN001 - multiprocessing.Barrier
-    """A pool worker's start (not timed): imports, park and results, key, renderer, and one draft
-    certificate of the park rendered and signed, as a server or batch worker that has issued this kind
-    of certificate before has its layout (documents.placement) and has imported the signing modules
+    """A pool worker's start (not timed): imports, park and results, key, renderer, and two draft
+    certificates of the park rendered and signed, as a server or batch worker that has issued this kind
+    of certificate before has its layout (documents.placement), its preprocessed font face
+    (documents.fonts, from a process's second document on) and has imported the signing modules
     (pyHanko, ~0.7 s CPU: until the third session of 2026-11-30 that import was inside the clock, ~13 ms
     per certificate of a 50-certificate share); then it waits for the others, so no worker takes two
     shares while another is still starting."""
@@ -174,9 +175,11 @@ def _warm(park_json: str, results_json: str, home: str, barrier) -> None:  # noq
 
     park, results = ParkData.model_validate_json(park_json), Results.model_validate_json(results_json)
     _state.update(park=park, results=results, key=keys.default_key(Path(home)))
-    first = certification.with_site(park, draft(results, results.products[0].product_id, load_issuer(ISSUER), ISSUE))
-    doc = certificate_document.render_certificate(results, first, "zh-en", park.park.country)
-    DocumentSigner(_state["key"]).sign(doc.pdf, SignatureBox(*doc.signature_box) if doc.signature_box else None)
+    signer = DocumentSigner(_state["key"])
+    for product in results.products[:2]:  # from its second document on, a process subsets the preprocessed font
+        drafted = certification.with_site(park, draft(results, product.product_id, load_issuer(ISSUER), ISSUE))
+        doc = certificate_document.render_certificate(results, drafted, "zh-en", park.park.country)
+        signer.sign(doc.pdf, SignatureBox(*doc.signature_box) if doc.signature_box else None)
     barrier.wait()
 
 

@@ -147,24 +147,32 @@ def test_values_in_wrapping_text_are_printed_into_the_layout(tmp_path):
     assert not Renderer(templates).output(*imitation, place=True).placed
 
 
-def test_one_pass_font_subset_gives_weasyprints_bytes(demo):
-    """documents.fonts.subset_in_one_pass: the same PDF as WeasyPrint's two passes, in each language."""
+def test_one_pass_font_subset_gives_weasyprints_bytes(demo, monkeypatch):
+    """documents.fonts.subset_in_one_pass: the same PDF as WeasyPrint's two passes, in each language,
+    subset from the font's own face (a process's first document) and from the preprocessed one (after)."""
     from weasyprint.pdf.fonts import Font
 
-    from footprint.documents.fonts import subset_in_one_pass
+    from footprint import documents
+    from footprint.documents import fonts
 
     park, results, issuer = demo
-    subset_in_one_pass()  # as the renderer does (this test may run first)
+    documents.renderer()  # made before WeasyPrint's function is swapped in (it would install ours over it)
+    monkeypatch.setattr(fonts, "_SUBSETS", {})  # as in a new process
+    monkeypatch.setattr(fonts, "_PREPROCESSED", {})
     one_pass = Font._harfbuzz_subset
     two_passes = next(c.cell_contents for c in one_pass.__closure__ if callable(c.cell_contents))
     for lang in ("zh-en", "zh", "en"):
-        ours = render(results, issuer, results.products[1].product_id, lang, place=False).pdf
         Font._harfbuzz_subset = two_passes
         try:
             theirs = render(results, issuer, results.products[1].product_id, lang, place=False).pdf
         finally:
             Font._harfbuzz_subset = one_pass
-        assert ours == theirs, lang
+        first = render(results, issuer, results.products[1].product_id, lang, place=False).pdf
+        if lang == "zh-en":
+            assert not fonts._PREPROCESSED  # the first document came from the font's own face
+        assert first == theirs, lang
+        assert render(results, issuer, results.products[1].product_id, lang, place=False).pdf == theirs, lang
+    assert len(fonts._PREPROCESSED) == 1  # the later ones from the preprocessed face
 
 
 def test_rectangle_paths_give_the_general_operators():
