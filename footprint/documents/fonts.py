@@ -46,14 +46,20 @@ EXTRA_RANGES = [
 
 def charset() -> set[int]:
     """GBK's characters plus the extra ranges above."""
-    chars = {c for lo, hi in EXTRA_RANGES for c in range(lo, hi + 1)}
-    for lead in range(0x81, 0xFF):
-        for trail in range(0x40, 0xFF):
+    return {c for lo, hi in EXTRA_RANGES for c in range(lo, hi + 1)} | set(
+        _double_byte("gbk", range(0x81, 0xFF), range(0x40, 0xFF)))
+
+
+def _double_byte(codec: str, leads: range, trails: range) -> list[int]:
+    """The characters of a two-byte Chinese codec's codes, in code order."""
+    found = []
+    for lead in leads:
+        for trail in trails:
             try:
-                chars.add(ord(bytes((lead, trail)).decode("gbk")))
+                found.append(ord(bytes((lead, trail)).decode(codec)))
             except UnicodeDecodeError:
                 pass
-    return chars
+    return found
 
 
 def source_font() -> Path:
@@ -113,14 +119,7 @@ def common_characters() -> list[list[int]]:
     CJK punctuation and full-width forms; GB 2312's 3,755 level-1 (most used) characters; its symbols
     (℃, №, ①, Greek …); its 3,008 level-2 characters. Each in GB order."""
     def gb2312(leads: range) -> list[int]:
-        found = []
-        for lead in leads:
-            for trail in range(0xA1, 0xFF):
-                try:
-                    found.append(ord(bytes((lead, trail)).decode("gb2312")))
-                except UnicodeDecodeError:
-                    pass
-        return found
+        return _double_byte("gb2312", leads, range(0xA1, 0xFF))
 
     latin = [c for lo, hi in ((0xA0, 0xFF), (0x2000, 0x209F), (0x3000, 0x303F), (0xFF00, 0xFF5E))
              for c in range(lo, hi + 1)]
@@ -220,19 +219,18 @@ def _source(hb_face: Any) -> Any:
 
     key = int(ffi.cast("uintptr_t", hb_face))
     _SUBSETS[key] = _SUBSETS.get(key, 0) + 1
-    return hb_face if _SUBSETS[key] < PREPROCESS_FROM and key not in _PREPROCESSED else _preprocessed(hb_face)
+    return hb_face if _SUBSETS[key] < PREPROCESS_FROM and key not in _PREPROCESSED else _preprocessed(hb_face, key)
 
 
-def _preprocessed(hb_face: Any) -> Any:
+def _preprocessed(hb_face: Any, key: int) -> Any:
     """The face with HarfBuzz's subsetting tables made once per process (``hb_subset_preprocess``):
     a subset then takes ~1.5–3 ms instead of ~12 (it re-read the 9 MB font's tables every time), and
     HarfBuzz documents the result as the same. The source face is kept referenced, so its address
-    cannot come to name another face."""
+    cannot come to name another face. ``key``: the face's address."""
     from cffi import FFI
     from weasyprint.text.ffi import _dlopen, ffi, harfbuzz
 
     global _SUBSET
-    key = int(ffi.cast("uintptr_t", hb_face))
     if key not in _PREPROCESSED:
         if _SUBSET is None:
             declared = FFI()

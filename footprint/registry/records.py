@@ -711,7 +711,7 @@ class Registry:
 
 _CERTIFICATES, _COUNTERS, _LOG = Certificate.__table__, Counter.__table__, AuditEntry.__table__
 # the statements issuing runs for every certificate, built once (Core: no ORM objects, flushes or per-call
-# statement building; tests/test_registry_speed.py compares what they write with the ORM path's)
+# statement building; tests/test_registry_core.py compares what they write with the ORM path's)
 _CERTIFICATE = select(_CERTIFICATES).where(_CERTIFICATES.c.number == bindparam("number"))
 _CERTIFICATE_COLUMNS = [c.name for c in _CERTIFICATES.columns if c.name != "id"]
 _NEXT_SEQUENCE = (update(_COUNTERS).where(_COUNTERS.c.park == bindparam("counter_park"),
