@@ -119,8 +119,9 @@ def _page_with_a_coloured_code(payload: str, dark: tuple[float, float, float], l
 
 
 def test_a_coloured_code_reads_in_its_rectangle_as_in_the_whole_page_image():
-    """The quick look hands zxing-cpp pdfium's BGR pixels: a red code on dark blue, which reads from the RGB image
-    of the whole page and would not if its channels were swapped (then both colours have the same luminance)."""
+    """The quick look hands zxing-cpp pdfium's grey pixels (BGR when asked): a red code on dark blue, which reads
+    from the RGB image of the whole page and would not if its channels were swapped (then both colours have the
+    same luminance); pdfium's grey is the luminance zxing-cpp takes from the BGR pixels."""
     import numpy as np
     import zxingcpp
 
@@ -128,7 +129,7 @@ def test_a_coloured_code_reads_in_its_rectangle_as_in_the_whole_page_image():
     payload = f"urn:footprint:certificate:FP-DEMO-PARK-2026-00001-0:sha256:{digest}"
     pdf = _page_with_a_coloured_code(payload, (1, 0, 0), (0, 0, 97 / 255))
     assert verification.qr_payloads(pdf) == [payload]  # the whole page, through PIL's RGB image
-    assert verification.located_qr_payloads(pdf, {digest}) == [payload]  # its rectangle, pdfium's BGR pixels
+    assert verification.located_qr_payloads(pdf, {digest}) == [payload]  # its rectangle, pdfium's grey pixels
     import pypdfium2 as pdfium
 
     doc = pdfium.PdfDocument(pdf)
@@ -143,6 +144,14 @@ def test_a_coloured_code_reads_in_its_rectangle_as_in_the_whole_page_image():
         assert padded.stride > 3 * padded.width
         assert [r.text for r in zxingcpp.read_barcodes(verification._pixels(padded))] == [payload]
         assert [r.text for r in zxingcpp.read_barcodes(verification._pixels(bitmap))] == [payload]
+        # the rectangle is rendered in grey: pdfium's grey is the luminance zxing-cpp computes from BGR, within 2 of 255
+        grey = page.render(scale=200 / 72, grayscale=True)
+        assert grey.n_channels == 1
+        bgr = bitmap.to_numpy().astype(float)
+        luminance = 0.299 * bgr[:, :, 2] + 0.587 * bgr[:, :, 1] + 0.114 * bgr[:, :, 0]
+        assert np.abs(grey.to_numpy().astype(float) - luminance).max() <= 2  # integer rounding, both ways
+        assert len(np.unique(grey.to_numpy())) >= 2  # the red and the blue stay apart (76 and 11)
+        assert [r.text for r in zxingcpp.read_barcodes(verification._pixels(grey))] == [payload]
     finally:
         doc.close()
 
@@ -362,3 +371,43 @@ def test_names_prepared_once_compare_as_asn1crypto_prepares_them(value):
 
     assert prepared(verification._prepared_name) == prepared(verification._asn1_name_prep) \
         == prepared(verification._prepared_name)
+
+
+def test_pdfium_runs_only_under_its_lock_and_frees_what_it_made(documents, monkeypatch):
+    """pdfium must never run in two threads at once: every pdfium function footprint calls (through pypdfium2,
+    finalizers included) is called by a thread holding ``PDFIUM_LOCK``: in verify (the quick look, and the whole
+    pages when a document's code is not found there), the demo-text check and the page checks; and verify run in
+    four threads at once gives each document the verdict it gets alone."""
+    import gc
+    from concurrent.futures import ThreadPoolExecutor
+
+    import pypdfium2.raw as raw
+
+    from footprint.certificates import issuing
+
+    outside: list[str] = []
+    for name in dir(raw):
+        function = getattr(raw, name)
+        if name.startswith("FPDF") and callable(function) and hasattr(function, "argtypes"):
+            def checked(*args, _function=function, _name=name):  # noqa: ANN001, ANN202
+                if not verification.PDFIUM_LOCK._is_owned():
+                    outside.append(_name)
+                return _function(*args)
+            monkeypatch.setattr(raw, name, checked)
+    registry, docs = documents
+    roots = keys.trust_roots(home.resolve())
+    source = verification.DatabaseSource(registry)
+    now = dt.datetime.now(dt.UTC)
+    pdfs = [path.read_bytes() for _, path in docs[:3]] + [docs[-1][1].read_bytes()]
+    alone = [verification.verify(Path("x.pdf"), roots, source, now, pdf) for pdf in pdfs]
+    assert all(v.valid for v in alone)
+    with monkeypatch.context() as m:  # a code the quick look does not find: the whole pages are read
+        m.setattr(verification, "_located_codes", lambda *_a, **_k: None)
+        assert verification.verify(Path("x.pdf"), roots, source, now, pdfs[0]).valid
+    assert "DEMO" in issuing.page_text(pdfs[0]) and verification.page_problem(pdfs[0]) is None
+    with ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(lambda pdf: verification.verify(Path("x.pdf"), roots, source, now, pdf), pdfs * 3))
+    assert together == alone * 3
+    gc.collect()
+    assert outside == []
+    assert sum(name == "FPDF_LoadPage" for name in dir(raw)) == 1  # the names checked are pdfium's own

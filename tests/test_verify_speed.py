@@ -389,3 +389,54 @@ def test_the_signer_s_certificate_extracted_and_checked_once_validates_as_pyhank
     for _ in range(2):  # one extraction per reading of the document (pyHanko's alone: two each)
         status(signed, roots, once)
     assert len(calls) == 2 and calls[0] is not calls[1]
+
+
+def test_a_certificate_parsed_before_is_the_one_validated_and_a_fresh_one_validates_the_same():
+    """The signer's certificate of two readings of a document is one object, parsed whole (no child left as
+    asn1crypto's raw tuple for a second thread to build), equal to the bytes in the signature; validated with
+    and without it, the status is the same, field by field; a certificate over the size bound is not kept."""
+    from asn1crypto import core
+    from asn1crypto import x509 as asn1_x509
+    from certdocs import render
+    from cryptography.hazmat.primitives.serialization import Encoding
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    from footprint.certificates import keys, signing
+    from footprint.engine import home
+
+    pdf, _data, box = render("FP-DEMO-PARK-2026-00001-0")
+    key = keys.default_key(home.resolve())
+    roots = keys.trust_roots(home.resolve())
+    now = dt.datetime.now(dt.UTC)
+    signed = signing.DocumentSigner(key).sign(pdf, box)
+    verification._signer_checked_once()
+
+    def reading():  # noqa: ANN202 - pyHanko's embedded signature, its certificates and status
+        sig = PdfFileReader(io.BytesIO(signed), strict=False).embedded_regular_signatures[0]
+        certs = verification._certs_for_validation(sig.signed_data)
+        s = verification._validated(sig, verification._validation_context(roots, now))
+        return sig, certs, (s.intact, s.valid, s.trusted, s.coverage, s.trust_problem_indic, s.signing_cert.dump())
+
+    first, second = reading(), reading()
+    assert first[1].signer_cert is second[1].signer_cert
+    assert first[1].signer_cert.dump() == first[0].signer_cert.dump() == key.cert.public_bytes(Encoding.DER)
+
+    def built(value) -> bool:  # noqa: ANN001
+        children = getattr(value, "children", None) or []
+        return all(type(c) is not tuple and built(c) for c in children) and \
+            (not isinstance(value, core.ParsableOctetString) or value._parsed is not None or not value.contents)
+
+    assert built(first[1].signer_cert)
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(verification, "_parsed_certificate", lambda cert: cert)
+        fresh = reading()
+    assert fresh[1].signer_cert is not first[1].signer_cert and fresh[2] == first[2] == second[2]
+    assert first[2][:3] == (True, True, True)
+    big = asn1_x509.Certificate.load(first[1].signer_cert.dump())
+    m = pytest.MonkeyPatch()
+    m.setattr(verification, "MAX_KEPT_CERTIFICATE_BYTES", len(big.dump()) - 1)
+    try:
+        assert verification._parsed_certificate(big) is big
+    finally:
+        m.undo()
+    assert verification._parsed_certificate(big) is first[1].signer_cert

@@ -56,11 +56,14 @@ def page_text(pdf: bytes) -> str:
     """The visible text of every page (to check a demo document says so)."""
     import pypdfium2 as pdfium
 
-    doc = pdfium.PdfDocument(pdf)
-    try:
-        return "\n".join(page.get_textpage().get_text_range() for page in doc)
-    finally:
-        doc.close()
+    from footprint.certificates.verification import PDFIUM_LOCK
+
+    with PDFIUM_LOCK:
+        doc = pdfium.PdfDocument(pdf)
+        try:
+            return "\n".join(page.get_textpage().get_text_range() for page in doc)
+        finally:
+            doc.close()
 
 
 def _text(doc: Document) -> str:

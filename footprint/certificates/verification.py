@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import binascii
+import dataclasses
 import datetime as dt
 import functools
 import hashlib
@@ -49,6 +50,10 @@ _SHA = re.compile(r"(?<![0-9a-fA-F])[0-9a-fA-F]{64}(?![0-9a-fA-F])")
 # page (4.8 GB at 200 dpi) or thousands of pages is refused before anything is rendered.
 MAX_PAGES = 10
 MAX_PAGE_POINTS = 1191  # the long side of A3 (16.5 in)
+# pdfium must never run in two threads at once, not even on different documents (pypdfium2's documentation:
+# it would crash or corrupt the process), and `footprint serve` verifies in its worker threads: every use of
+# pdfium in footprint holds this lock, and frees what it made (documents, bitmaps) before letting go of it.
+PDFIUM_LOCK = threading.RLock()
 
 
 @dataclass(frozen=True)
@@ -163,11 +168,12 @@ def page_problem(pdf: bytes) -> str | None:
     """Why the document's pages are too many or too large to rasterise (None if they are not)."""
     import pypdfium2 as pdfium
 
-    doc = pdfium.PdfDocument(pdf)
-    try:
-        return _pages_problem(doc)
-    finally:
-        doc.close()
+    with PDFIUM_LOCK:
+        doc = pdfium.PdfDocument(pdf)
+        try:
+            return _pages_problem(doc)
+        finally:
+            doc.close()
 
 
 def _pages_problem(doc) -> str | None:  # noqa: ANN001 - pypdfium2.PdfDocument
@@ -185,20 +191,31 @@ def qr_payloads(pdf: bytes, dpi: int = 200) -> list[str]:
     """The text of every QR code printed on the pages, decoded from a rasterised image of each page
     (after :func:`page_problem` found nothing: an oversized page raises ValueError, unrendered)."""
     import pypdfium2 as pdfium
-    import zxingcpp
 
     problem = page_problem(pdf)
     if problem:
         raise ValueError(problem)
     found: list[str] = []
-    doc = pdfium.PdfDocument(pdf)
-    try:
-        for page in doc:
-            image = page.render(scale=dpi / 72).to_pil()
-            found.extend(r.text for r in zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode))
-    finally:
-        doc.close()
+    with PDFIUM_LOCK:
+        doc = pdfium.PdfDocument(pdf)
+        try:
+            for page in doc:
+                found.extend(_codes(page.render(scale=dpi / 72), whole=True))
+        finally:
+            doc.close()
     return found
+
+
+def _codes(bitmap, whole: bool = False) -> list[str]:  # noqa: ANN001 - pypdfium2.PdfBitmap
+    """The QR codes zxing-cpp reads in ``bitmap`` (a whole page: from ``to_pil()``'s RGB image; a rectangle:
+    :func:`_pixels`), the bitmap freed after (under :data:`PDFIUM_LOCK`, as it was made)."""
+    import zxingcpp
+
+    try:
+        image = bitmap.to_pil() if whole else _pixels(bitmap)
+        return [r.text for r in zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode)]
+    finally:
+        bitmap.close()
 
 
 def document_qr_payloads(pdf: bytes, embedded: set[str], dpi: int = 200) -> list[str]:
@@ -235,17 +252,16 @@ def located_qr_payloads(pdf: bytes, embedded: set[str], dpi: int = 200) -> list[
     """
     import pypdfium2 as pdfium
 
-    doc = pdfium.PdfDocument(pdf)
-    try:
-        return _located_codes(doc, embedded, dpi)
-    finally:
-        doc.close()
+    with PDFIUM_LOCK:
+        doc = pdfium.PdfDocument(pdf)
+        try:
+            return _located_codes(doc, embedded, dpi)
+        finally:
+            doc.close()
 
 
 def _located_codes(doc, embedded: set[str], dpi: int = 200) -> list[str] | None:  # noqa: ANN001 - PdfDocument
     """:func:`located_qr_payloads` in a document pdfium has open."""
-    import zxingcpp
-
     if _pages_problem(doc):
         return None
     found: list[str] = []
@@ -264,19 +280,22 @@ def _located_codes(doc, embedded: set[str], dpi: int = 200) -> list[str] | None:
             x1, y1 = min(x1 + margin, right), min(y1 + margin, top)
             if x1 - x0 < QR_MIN_POINTS or y1 - y0 < QR_MIN_POINTS:
                 continue
-            bitmap = page.render(scale=dpi / 72, crop=(x0 - left, y0 - bottom, right - x1, top - y1))
-            found.extend(r.text for r in zxingcpp.read_barcodes(_pixels(bitmap), formats=zxingcpp.BarcodeFormat.QRCode))
+            found.extend(_codes(page.render(scale=dpi / 72, crop=(x0 - left, y0 - bottom, right - x1, top - y1),
+                                            grayscale=True)))
         if any(parse_payload(p)[1] in embedded for p in found):
             return found
     return None
 
 
 def _pixels(bitmap):  # noqa: ANN001, ANN202 - pypdfium2.PdfBitmap; a buffer or PIL image for zxing-cpp
-    """The rendered rectangle as zxing-cpp reads it: pdfium's BGR rows as they are (zxing-cpp reads a 3-channel
-    buffer as BGR: the luminance it sees in the RGB image ``to_pil()`` makes), without PIL's two copies or numpy;
-    ``to_pil()``'s image when the rows are padded. The view lives while ``bitmap`` does: keep it until read."""
-    if bitmap.n_channels == 3 and bitmap.stride == 3 * bitmap.width:
-        return memoryview(bitmap.buffer).cast("B", (bitmap.height, bitmap.width, 3))
+    """The rendered rectangle as zxing-cpp reads it: pdfium's grey or BGR rows as they are (zxing-cpp reads a
+    3-channel buffer as BGR: the luminance it sees in the RGB image ``to_pil()`` makes; pdfium's grey is the
+    same weighted luminance, 0.30 R + 0.59 G + 0.11 B), without PIL's two copies or numpy; ``to_pil()``'s image
+    when the rows are padded. The view lives while ``bitmap`` does: keep it until read."""
+    channels = bitmap.n_channels
+    if channels in (1, 3) and bitmap.stride == channels * bitmap.width:
+        shape = (bitmap.height, bitmap.width) if channels == 1 else (bitmap.height, bitmap.width, 3)
+        return memoryview(bitmap.buffer).cast("B", shape)
     return bitmap.to_pil()
 
 
@@ -443,7 +462,8 @@ def _asn1_roots(ders: tuple[bytes, ...]) -> tuple:
     comparison on first use (LDAP string preparation), stay prepared."""
     from asn1crypto import x509 as asn1_x509
 
-    return tuple(asn1_x509.Certificate.load(der) for der in ders)
+    certs = [asn1_x509.Certificate.load(der) for der in ders]
+    return tuple(_parsed_whole(c) or c for c in certs)  # parsed whole: threads share them (:func:`_parsed_certificate`)
 
 
 _HEX_STRING = re.compile(rb"<([0-9A-Fa-f]*)>")
@@ -724,11 +744,47 @@ def _certs_for_validation(signed_data):  # noqa: ANN001, ANN202 - asn1crypto Sig
     """pyHanko's ``extract_certs_for_validation`` once per CMS object: pyHanko calls it twice for one signature
     with the same object (for the signature's certificates, then in the basic validation), each time matching
     the signing-certificate attribute against the signer's certificate again. The result is kept on that
-    object only (a document read again is another object); an error is not kept, so it is raised each time."""
+    object only (a document read again is another object); an error is not kept, so it is raised each time.
+    Its certificates are the ones :func:`_parsed_certificate` keeps for their bytes."""
     kept = signed_data.__dict__.get("_footprint_certs")
     if kept is None:
-        kept = signed_data.__dict__["_footprint_certs"] = _pyhanko_certs_for_validation(signed_data)  # type: ignore[misc]
+        found = _pyhanko_certs_for_validation(signed_data)  # type: ignore[misc]
+        kept = signed_data.__dict__["_footprint_certs"] = dataclasses.replace(
+            found, signer_cert=_parsed_certificate(found.signer_cert),
+            other_certs=[_parsed_certificate(c) for c in found.other_certs])
     return kept
+
+
+MAX_KEPT_CERTIFICATE_BYTES = 16_384  # a certificate is 1–2 KiB; a larger one is parsed afresh every time
+
+
+def _parsed_certificate(cert):  # noqa: ANN001, ANN202 - asn1crypto Certificate
+    """The certificate parsed from the same bytes before in this process, if any: asn1crypto parses a
+    certificate's fields on first use and keeps them on the object, and path validation reads most of them
+    (names, extensions, key) — ~0.9 ms of every verify for the same signer certificate each time. An object
+    is a function of its bytes and neither pyHanko nor asn1crypto changes it, so the kept one reads as a
+    fresh one would; every check (signatures, validity, trust) is still made on it at every verify. It is
+    parsed whole before it is kept (asn1crypto fills a structure's children one by one on first use, which a
+    second thread must not see half done), so threads sharing it only read; one that does not parse whole
+    (a malformed extension pyHanko might never look at) is not kept."""
+    der = cert.dump()
+    return (_certificate(der) or cert) if len(der) <= MAX_KEPT_CERTIFICATE_BYTES else cert
+
+
+@functools.lru_cache(maxsize=64)
+def _certificate(der: bytes):  # noqa: ANN202 - asn1crypto Certificate or None
+    from asn1crypto import x509 as asn1_x509
+
+    return _parsed_whole(asn1_x509.Certificate.load(der))
+
+
+def _parsed_whole(cert):  # noqa: ANN001, ANN202 - asn1crypto Certificate
+    """``cert`` with every field parsed (None if one does not parse)."""
+    try:
+        cert.native  # noqa: B018 - parses every field, extensions' values included
+    except Exception:  # noqa: BLE001 - whatever does not parse is left to be parsed (or refused) where it is read
+        return None
+    return cert
 
 
 _pyhanko_check_signing_certificate = None
@@ -737,13 +793,15 @@ _pyhanko_check_signing_certificate = None
 def _signing_certificate_checked(cert, signed_attrs) -> None:  # noqa: ANN001 - asn1crypto Certificate, CMSAttributes
     """pyHanko's ``_check_signing_certificate`` once per pair of objects: its basic validation checks the same
     certificate against the same signed attributes twice (pyHanko's own comment says so). A pass is noted on
-    the attributes object together with that certificate object; a failure raises each time."""
+    the attributes object together with that certificate's bytes (the certificate :func:`_certs_for_validation`
+    hands on is the kept object of the same bytes); a failure raises each time."""
     kept = getattr(signed_attrs, "__dict__", None)
-    if kept is not None and kept.get("_footprint_signing_certificate") is cert:
+    der = cert.dump()
+    if kept is not None and kept.get("_footprint_signing_certificate") == der:
         return
     _pyhanko_check_signing_certificate(cert, signed_attrs)  # type: ignore[misc]
     if kept is not None:
-        kept["_footprint_signing_certificate"] = cert
+        kept["_footprint_signing_certificate"] = der
 
 
 def _signer_checked_once() -> None:
@@ -1008,29 +1066,30 @@ def _pages_and_codes(pdf: bytes, embedded: set[str]) -> tuple[str | None, list[s
     both: (why the pages are not rendered, None) or (None, the codes; none when a page cannot be read)."""
     import pypdfium2 as pdfium
 
-    try:
-        doc = pdfium.PdfDocument(pdf)
-    except Exception as e:  # noqa: BLE001 - an unreadable document has no pages to render
-        return f"the pages cannot be read ({e})", []
-    try:
+    with PDFIUM_LOCK:
         try:
-            problem = _pages_problem(doc)
-        except Exception as e:  # noqa: BLE001
+            doc = pdfium.PdfDocument(pdf)
+        except Exception as e:  # noqa: BLE001 - an unreadable document has no pages to render
             return f"the pages cannot be read ({e})", []
-        if problem:
-            return problem, []
         try:
-            located = _located_codes(doc, embedded)
-        except Exception:  # noqa: BLE001 - whatever stops the quick look, the whole pages are still read
-            located = None
-    finally:
-        doc.close()
-    if located is not None:
-        return None, located
-    try:
-        return None, qr_payloads(pdf)
-    except Exception:  # noqa: BLE001 - an unreadable page simply has no QR code
-        return None, []
+            try:
+                problem = _pages_problem(doc)
+            except Exception as e:  # noqa: BLE001
+                return f"the pages cannot be read ({e})", []
+            if problem:
+                return problem, []
+            try:
+                located = _located_codes(doc, embedded)
+            except Exception:  # noqa: BLE001 - whatever stops the quick look, the whole pages are still read
+                located = None
+        finally:
+            doc.close()
+        if located is not None:
+            return None, located
+        try:
+            return None, qr_payloads(pdf)
+        except Exception:  # noqa: BLE001 - an unreadable page simply has no QR code
+            return None, []
 
 
 def _status_reason(record: Record, status: str) -> str:
