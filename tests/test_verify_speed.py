@@ -394,7 +394,8 @@ def test_the_signer_s_certificate_extracted_and_checked_once_validates_as_pyhank
 def test_a_certificate_parsed_before_is_the_one_validated_and_a_fresh_one_validates_the_same():
     """The signer's certificate of two readings of a document is one object, parsed whole (no child left as
     asn1crypto's raw tuple for a second thread to build), equal to the bytes in the signature; validated with
-    and without it, the status is the same, field by field; a certificate over the size bound is not kept."""
+    and without it, the status is the same, field by field; a certificate over the size bound is not kept; the
+    signing-certificate attribute is checked once per signature check."""
     from asn1crypto import core
     from asn1crypto import x509 as asn1_x509
     from certdocs import render
@@ -440,3 +441,14 @@ def test_a_certificate_parsed_before_is_the_one_validated_and_a_fresh_one_valida
     finally:
         m.undo()
     assert verification._parsed_certificate(big) is first[1].signer_cert
+    # within one signature check, pyHanko's two checks of the signing-certificate attribute (the second on a
+    # copy of the attributes) run once; outside one, each runs
+    checks = []
+    library = verification._pyhanko_check_signing_certificate
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(verification, "_pyhanko_check_signing_certificate", lambda c, a: checks.append(c) or library(c, a))
+        verdict = verification.Verdict("x")
+        verification._check_signature(signed, roots, verdict, now)
+        assert verdict.valid and len(checks) == 1
+        reading()
+        assert len(checks) == 3

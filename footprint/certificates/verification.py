@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import binascii
+import contextlib
 import dataclasses
 import datetime as dt
 import functools
@@ -37,6 +38,7 @@ import hashlib
 import io
 import re
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -791,17 +793,28 @@ _pyhanko_check_signing_certificate = None
 
 
 def _signing_certificate_checked(cert, signed_attrs) -> None:  # noqa: ANN001 - asn1crypto Certificate, CMSAttributes
-    """pyHanko's ``_check_signing_certificate`` once per pair of objects: its basic validation checks the same
-    certificate against the same signed attributes twice (pyHanko's own comment says so). A pass is noted on
-    the attributes object together with that certificate's bytes (the certificate :func:`_certs_for_validation`
-    hands on is the kept object of the same bytes); a failure raises each time."""
-    kept = getattr(signed_attrs, "__dict__", None)
-    der = cert.dump()
-    if kept is not None and kept.get("_footprint_signing_certificate") == der:
+    """pyHanko's ``_check_signing_certificate`` once per signature check: pyHanko checks the signer's
+    certificate against the signed attributes when it extracts the certificates, then again in the basic
+    validation on a copy of the attributes (pyHanko's own comment says so). Within one
+    :func:`_check_signature` (:func:`_signature_check`), a pass is noted by the attributes' and the
+    certificate's bytes; a failure raises each time; nothing is noted outside one."""
+    noted = getattr(_threads, "signing_certificates", None)
+    key = (bytes(signed_attrs.contents), cert.dump()) if noted is not None else None
+    if key is not None and key in noted:
         return
     _pyhanko_check_signing_certificate(cert, signed_attrs)  # type: ignore[misc]
-    if kept is not None:
-        kept["_footprint_signing_certificate"] = der
+    if key is not None:
+        noted.add(key)  # type: ignore[union-attr]
+
+
+@contextlib.contextmanager
+def _signature_check() -> Iterator[None]:
+    """The span of one signature check, in which :func:`_signing_certificate_checked` notes passes."""
+    _threads.signing_certificates = set()
+    try:
+        yield
+    finally:
+        del _threads.signing_certificates
 
 
 def _signer_checked_once() -> None:
@@ -847,6 +860,11 @@ def fast_pdf_reading() -> None:
 def _check_signature(pdf: bytes, roots: list[x509.Certificate], verdict: Verdict, now: dt.datetime):  # noqa: ANN202
     """The signature, timestamp, coverage and signer checks; returns pyHanko's reader of the document
     (None when it is not a readable PDF), which :func:`embedded_files` may read from."""
+    with _signature_check():
+        return _signature_checks(pdf, roots, verdict, now)
+
+
+def _signature_checks(pdf: bytes, roots: list[x509.Certificate], verdict: Verdict, now: dt.datetime):  # noqa: ANN202
     from pyhanko.pdf_utils.reader import PdfFileReader
     from pyhanko.sign.diff_analysis import ModificationLevel
     from pyhanko.sign.validation.status import SignatureCoverageLevel
