@@ -117,9 +117,11 @@ def measure(path: str, home: Path, n: int) -> dict:
 
     logging.getLogger("pyhanko").setLevel(logging.CRITICAL)  # as `footprint verify` does
     if path == "baseline":  # verify before issue 17: whole pages, pyHanko's hex reader, roots parsed, pypdf
+        from footprint.certificates import pdf_reading
+
         _later_steps_off(verification)
         verification._located_codes = lambda *_args, **_kwargs: None
-        verification._fast_hex_strings = lambda: None
+        pdf_reading._fast_hex_strings = lambda: None
         verification._remembered_name_preparation = lambda: None
         verification._asn1_roots = verification._asn1_roots.__wrapped__
         verification._plain_embedded_files = lambda _reader: None
@@ -168,7 +170,7 @@ def measure_interleaved(home: Path, n: int) -> dict:
     from pyhanko.pdf_utils.reader import PdfFileReader
     from pyhanko.sign.validation import generic_cms
 
-    from footprint.certificates import verification
+    from footprint.certificates import pdf_reading, verification
     from footprint.registry.records import Registry
 
     logging.getLogger("pyhanko").setLevel(logging.CRITICAL)
@@ -176,10 +178,10 @@ def measure_interleaved(home: Path, n: int) -> dict:
     with _verifying(home) as (pdfs, roots, source):
         for p in pdfs:
             verification.verify(p, roots, source)  # installs the shortcuts
-        on = (verification._read_literal_string, verification._object_from_stream,
+        on = (pdf_reading._read_literal_string, pdf_reading._object_from_stream,
               verification._certs_for_validation, verification._signing_certificate_checked, verification._pixels,
               Registry.checked)
-        off = (verification._pyhanko_read_literal, verification._pyhanko_object_from_stream,
+        off = (pdf_reading._pyhanko_read_literal, pdf_reading._pyhanko_object_from_stream,
                verification._pyhanko_certs_for_validation, verification._pyhanko_check_signing_certificate,
                lambda bitmap: bitmap.to_pil(), checked_in_session)
 
@@ -227,6 +229,7 @@ def _later_steps_off(verification) -> None:  # noqa: ANN001 - the module
     from asn1crypto.x509 import Name
     from pyhanko.sign.validation import validate_pdf_signature
 
+    from footprint.certificates import pdf_reading
     from footprint.registry.records import Registry
 
     prepare_names = verification._remembered_name_preparation
@@ -235,9 +238,9 @@ def _later_steps_off(verification) -> None:  # noqa: ANN001 - the module
         prepare_names()
         Name.__eq__, Name.hashable = verification._asn1_name_eq, verification._asn1_name_hashable
 
-    verification._fast_pdf_objects = lambda: None
+    pdf_reading._fast_pdf_objects = lambda: None
     verification._signer_checked_once = lambda: None
-    verification._fast_pdf_tokens = lambda: None
+    pdf_reading._fast_pdf_tokens = lambda: None
     verification._validated = validate_pdf_signature
     verification._remembered_name_preparation = names_prepared_only
     Registry.checked = checked_by_orm

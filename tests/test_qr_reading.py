@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from conftest import DEMO, ROOT
 
-from footprint.certificates import keys, verification
+from footprint.certificates import keys, pdf_reading, verification
 from footprint.documents import read_attachment
 from footprint.engine import home
 from footprint.registry.records import Registry
@@ -164,17 +164,17 @@ def _without_library_replacements(monkeypatch) -> None:  # noqa: ANN001 - pytest
     from pyhanko.sign.validation import generic_cms, validate_pdf_signature
 
     verification._check_signature(b"", [], verification.Verdict("x"), dt.datetime.now(dt.UTC))  # installs them
-    for module, name, original in ((generic, "read_hex_string_from_stream", verification._pyhanko_read_hex),
-                                   (generic, "read_until_delimiter", verification._pyhanko_read_token),
-                                   (generic, "_decode_name", verification._pyhanko_decode_name),
-                                   (generic, "read_non_whitespace", verification._pyhanko_read_non_whitespace),
-                                   (misc, "read_non_whitespace", verification._pyhanko_read_non_whitespace),
+    for module, name, original in ((generic, "read_hex_string_from_stream", pdf_reading._pyhanko_read_hex),
+                                   (generic, "read_until_delimiter", pdf_reading._pyhanko_read_token),
+                                   (generic, "_decode_name", pdf_reading._pyhanko_decode_name),
+                                   (generic, "read_non_whitespace", pdf_reading._pyhanko_read_non_whitespace),
+                                   (misc, "read_non_whitespace", pdf_reading._pyhanko_read_non_whitespace),
                                    (NameTypeAndValue, "_ldap_string_prep", verification._asn1_name_prep),
                                    (Name, "__eq__", verification._asn1_name_eq),
                                    (Name, "hashable", verification._asn1_name_hashable),
-                                   (generic, "_read_string_literal_bytes", verification._pyhanko_read_literal),
+                                   (generic, "_read_string_literal_bytes", pdf_reading._pyhanko_read_literal),
                                    (PdfFileReader, "_get_object_from_stream",
-                                    verification._pyhanko_object_from_stream),
+                                    pdf_reading._pyhanko_object_from_stream),
                                    (generic_cms, "extract_certs_for_validation",
                                     verification._pyhanko_certs_for_validation),
                                    (generic_cms, "_check_signing_certificate",
@@ -281,8 +281,8 @@ def test_hex_strings_read_in_one_step_read_as_pyhanko_reads_them(text):
     every string reads as pyHanko's own reader reads it: value, type, position after it, or error."""
     from pyhanko.pdf_utils import generic
 
-    verification._fast_hex_strings()
-    assert generic.read_hex_string_from_stream is verification._read_hex_string
+    pdf_reading._fast_hex_strings()
+    assert generic.read_hex_string_from_stream is pdf_reading._read_hex_string
 
     def read(reader):  # noqa: ANN001, ANN202
         stream = io.BytesIO(text + b" 0 obj")
@@ -292,7 +292,7 @@ def test_hex_strings_read_in_one_step_read_as_pyhanko_reads_them(text):
             return type(e)
         return type(value), value, stream.tell()
 
-    assert read(verification._read_hex_string) == read(verification._pyhanko_read_hex)
+    assert read(pdf_reading._read_hex_string) == read(pdf_reading._pyhanko_read_hex)
 
 
 def _reader(pdf: bytes):  # noqa: ANN202 - pyHanko PdfFileReader

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from footprint.certificates import verification
+from footprint.certificates import pdf_reading, verification
 
 # every byte class pyHanko's tokenizer tells apart: regular, whitespace, delimiters, '#', comments, controls, non-ASCII
 _BYTES = st.lists(st.sampled_from(list(b"aZ09.-+ \n\r\t\f\x00()<>[]{}/%#\x01\x7f\x80\xff")), max_size=40).map(bytes)
@@ -33,25 +33,25 @@ def _outcome(read, data: bytes, start: int, *args):  # noqa: ANN001, ANN202
 @settings(max_examples=400, deadline=None)
 @given(st.one_of(_BYTES, _PADDED), st.integers(0, 50))
 def test_tokens_read_in_one_step_read_as_pyhanko_reads_them(data, start):
-    verification._fast_pdf_tokens()
-    assert _outcome(verification._read_until_delimiter, data, start) \
-        == _outcome(verification._pyhanko_read_token, data, start)
+    pdf_reading._fast_pdf_tokens()
+    assert _outcome(pdf_reading._read_until_delimiter, data, start) \
+        == _outcome(pdf_reading._pyhanko_read_token, data, start)
 
 
 @settings(max_examples=400, deadline=None)
 @given(st.one_of(_BYTES, _PADDED, st.integers(0, 300).map(lambda n: b" " * n + b"x")), st.integers(0, 50),
        st.booleans(), st.booleans())
 def test_whitespace_skipped_in_one_step_as_pyhanko_skips_it(data, start, seek_back, allow_eof):
-    verification._fast_pdf_tokens()
-    assert _outcome(verification._read_non_whitespace, data, start, seek_back, allow_eof) \
-        == _outcome(verification._pyhanko_read_non_whitespace, data, start, seek_back, allow_eof)
+    pdf_reading._fast_pdf_tokens()
+    assert _outcome(pdf_reading._read_non_whitespace, data, start, seek_back, allow_eof) \
+        == _outcome(pdf_reading._pyhanko_read_non_whitespace, data, start, seek_back, allow_eof)
 
 
 @settings(max_examples=400, deadline=None)
 @given(st.one_of(_BYTES, st.sampled_from([b"Type", b"ByteRange", b"A#20B", b"#41", b"x#", b"x#4", b"x#zz",
                                           "名".encode(), b"\xff", b""])))
 def test_names_decoded_without_the_byte_loop_decode_as_pyhanko_decodes_them(name):
-    verification._fast_pdf_tokens()
+    pdf_reading._fast_pdf_tokens()
 
     def decoded(decode):  # noqa: ANN001, ANN202
         try:
@@ -60,7 +60,7 @@ def test_names_decoded_without_the_byte_loop_decode_as_pyhanko_decodes_them(name
             return type(e)
         return type(value), value
 
-    assert decoded(verification._decoded_name) == decoded(verification._pyhanko_decode_name)
+    assert decoded(pdf_reading._decoded_name) == decoded(pdf_reading._pyhanko_decode_name)
 
 
 def _plain(obj, seen: set):  # noqa: ANN001, ANN202 - a pyHanko object
@@ -99,15 +99,15 @@ def test_a_signed_certificate_reads_as_with_pyhanko_s_own_tokenizer(monkeypatch)
         [sig] = reader.embedded_regular_signatures
         return _plain(reader.trailer_view, set()), sig.signed_data.dump(), sig.byte_range
 
-    verification._fast_pdf_tokens()
-    assert generic.read_until_delimiter is verification._read_until_delimiter
-    assert generic._decode_name is verification._decoded_name
-    assert generic.read_non_whitespace is misc.read_non_whitespace is verification._read_non_whitespace
+    pdf_reading._fast_pdf_tokens()
+    assert generic.read_until_delimiter is pdf_reading._read_until_delimiter
+    assert generic._decode_name is pdf_reading._decoded_name
+    assert generic.read_non_whitespace is misc.read_non_whitespace is pdf_reading._read_non_whitespace
     fast = read()
-    monkeypatch.setattr(generic, "read_until_delimiter", verification._pyhanko_read_token)
-    monkeypatch.setattr(generic, "_decode_name", verification._pyhanko_decode_name)
-    monkeypatch.setattr(generic, "read_non_whitespace", verification._pyhanko_read_non_whitespace)
-    monkeypatch.setattr(misc, "read_non_whitespace", verification._pyhanko_read_non_whitespace)
+    monkeypatch.setattr(generic, "read_until_delimiter", pdf_reading._pyhanko_read_token)
+    monkeypatch.setattr(generic, "_decode_name", pdf_reading._pyhanko_decode_name)
+    monkeypatch.setattr(generic, "read_non_whitespace", pdf_reading._pyhanko_read_non_whitespace)
+    monkeypatch.setattr(misc, "read_non_whitespace", pdf_reading._pyhanko_read_non_whitespace)
     assert fast == read()
 
 
@@ -204,9 +204,9 @@ _LITERAL_BYTES = st.lists(st.sampled_from([b"a", b" ", b"\n", b"\r", b"\\", b"("
                  _LITERAL_BYTES),
        st.sampled_from([b"", b")", b") /Next 1", b"))"]))
 def test_literal_strings_read_in_one_step_read_as_pyhanko_reads_them(data, end):
-    verification._fast_pdf_objects()
-    assert _outcome(verification._read_literal_string, data + end, 0) \
-        == _outcome(verification._pyhanko_read_literal, data + end, 0)
+    pdf_reading._fast_pdf_objects()
+    assert _outcome(pdf_reading._read_literal_string, data + end, 0) \
+        == _outcome(pdf_reading._pyhanko_read_literal, data + end, 0)
 
 
 def _one_stream_reader(stream, strict: bool):  # noqa: ANN001, ANN202 - a pyHanko StreamObject; a PdfHandler
@@ -244,7 +244,7 @@ def test_objects_from_an_object_stream_read_as_pyhanko_reads_them(entries, extra
     object, null, value or error that pyHanko's header walk gives, lookup after lookup in one reader."""
     from pyhanko.pdf_utils import generic
 
-    verification._fast_pdf_objects()
+    pdf_reading._fast_pdf_objects()
     header = b"".join(entries)
     data = header + _BODIES
 
@@ -266,7 +266,7 @@ def test_objects_from_an_object_stream_read_as_pyhanko_reads_them(entries, extra
                 found.append((type(obj), obj))
         return found
 
-    assert outcomes(verification._object_from_stream) == outcomes(verification._pyhanko_object_from_stream)
+    assert outcomes(pdf_reading._object_from_stream) == outcomes(pdf_reading._pyhanko_object_from_stream)
 
 
 def test_a_signed_certificate_reads_as_with_pyhanko_s_own_strings_and_object_streams(monkeypatch):
@@ -288,19 +288,19 @@ def test_a_signed_certificate_reads_as_with_pyhanko_s_own_strings_and_object_str
         return (_plain(reader.trailer_view, set()), sig.signed_data.dump(), sig.byte_range,
                 verification.embedded_files(pdf, reader))
 
-    verification._fast_pdf_objects()
-    assert generic._read_string_literal_bytes is verification._read_literal_string
-    assert PdfFileReader._get_object_from_stream is verification._object_from_stream
+    pdf_reading._fast_pdf_objects()
+    assert generic._read_string_literal_bytes is pdf_reading._read_literal_string
+    assert PdfFileReader._get_object_from_stream is pdf_reading._object_from_stream
     used = []
-    monkeypatch.setattr(verification, "_objstm_index", lambda *a: used.append(1) or _index(*a))
+    monkeypatch.setattr(pdf_reading, "_objstm_index", lambda *a: used.append(1) or _index(*a))
     fast = read()
     assert used
-    monkeypatch.setattr(generic, "_read_string_literal_bytes", verification._pyhanko_read_literal)
-    monkeypatch.setattr(PdfFileReader, "_get_object_from_stream", verification._pyhanko_object_from_stream)
+    monkeypatch.setattr(generic, "_read_string_literal_bytes", pdf_reading._pyhanko_read_literal)
+    monkeypatch.setattr(PdfFileReader, "_get_object_from_stream", pdf_reading._pyhanko_object_from_stream)
     assert fast == read()
 
 
-_index = verification._objstm_index
+_index = pdf_reading._objstm_index
 
 
 def test_readers_whose_object_streams_were_indexed_are_collected():
@@ -316,7 +316,7 @@ def test_readers_whose_object_streams_were_indexed_are_collected():
 
     pdf, _data, box = render("FP-DEMO-PARK-2026-00001-0")
     pdf = signing.DocumentSigner(keys.default_key(home.resolve())).sign(pdf, box)
-    verification._fast_pdf_objects()
+    pdf_reading._fast_pdf_objects()
     readers = []
     for _ in range(3):
         reader = PdfFileReader(io.BytesIO(pdf), strict=False)

@@ -117,7 +117,7 @@ class DocumentSigner:
     def __init__(self, key: SigningKey, tsa_url: str | None = None, timeout: float = 10,
                  tsa_roots: list | None = None):
         """``tsa_roots`` (the roots the TSA's certificate chains to) turn a B-T signature into B-LTA."""
-        from footprint.certificates.verification import fast_pdf_reading
+        from footprint.certificates.pdf_reading import fast_pdf_reading
 
         fast_pdf_reading()  # pyHanko reads each document before it writes the signature
         self.key = key
