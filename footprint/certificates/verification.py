@@ -571,7 +571,10 @@ def _parsed_certificate(cert):  # noqa: ANN001, ANN202 - asn1crypto Certificate
     parsed whole before it is kept (asn1crypto fills a structure's children one by one on first use, which a
     second thread must not see half done), so threads sharing it only read; one that does not parse whole
     (a malformed extension pyHanko might never look at) is not kept."""
-    der = cert.dump()
+    try:
+        der = cert.dump()
+    except Exception:  # noqa: BLE001 - a certificate asn1crypto cannot write back is pyHanko's to handle as it is
+        return cert
     return (_certificate(der) or cert) if len(der) <= MAX_KEPT_CERTIFICATE_BYTES else cert
 
 
