@@ -56,6 +56,9 @@ MAX_PAGE_POINTS = 1191  # the long side of A3 (16.5 in)
 # it would crash or corrupt the process), and `footprint serve` verifies in its worker threads: every use of
 # pdfium in footprint holds this lock, and frees what it made (documents, bitmaps) before letting go of it.
 PDFIUM_LOCK = threading.RLock()
+# the replacements of library functions below are installed once per process, by whichever thread verifies
+# first: two threads installing at once could keep a replacement as the "library's own" (then it calls itself)
+_INSTALLING = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -533,12 +536,13 @@ def _remembered_name_preparation() -> None:
     global _asn1_name_prep, _asn1_name_eq, _asn1_name_hashable
     from asn1crypto.x509 import Name, NameTypeAndValue
 
-    if _asn1_name_prep is None:
-        _asn1_name_prep, _asn1_name_eq = NameTypeAndValue._ldap_string_prep, Name.__eq__
-        _asn1_name_hashable = Name.hashable
-        NameTypeAndValue._ldap_string_prep = _prepared_name
-        Name.__eq__ = _names_equal
-        Name.hashable = property(_name_hashable)
+    with _INSTALLING:
+        if _asn1_name_prep is None:
+            _asn1_name_prep, _asn1_name_eq = NameTypeAndValue._ldap_string_prep, Name.__eq__
+            _asn1_name_hashable = Name.hashable
+            NameTypeAndValue._ldap_string_prep = _prepared_name
+            Name.__eq__ = _names_equal
+            Name.hashable = property(_name_hashable)
 
 
 _pyhanko_certs_for_validation = None
@@ -627,11 +631,12 @@ def _signer_checked_once() -> None:
     global _pyhanko_certs_for_validation, _pyhanko_check_signing_certificate
     from pyhanko.sign.validation import generic_cms
 
-    if _pyhanko_certs_for_validation is None:
-        _pyhanko_certs_for_validation = generic_cms.extract_certs_for_validation
-        _pyhanko_check_signing_certificate = generic_cms._check_signing_certificate
-        generic_cms.extract_certs_for_validation = _certs_for_validation
-        generic_cms._check_signing_certificate = _signing_certificate_checked
+    with _INSTALLING:
+        if _pyhanko_certs_for_validation is None:
+            _pyhanko_certs_for_validation = generic_cms.extract_certs_for_validation
+            _pyhanko_check_signing_certificate = generic_cms._check_signing_certificate
+            generic_cms.extract_certs_for_validation = _certs_for_validation
+            generic_cms._check_signing_certificate = _signing_certificate_checked
 
 
 _threads = threading.local()
