@@ -14,13 +14,13 @@ fresh processes, each verifying every document once untimed and then ``-n`` time
   parsed at every verify, certificate names prepared and compared afresh at every comparison, a new
   event loop per signature validation, the embedded files read by pypdf, the registry record checked
   with six ORM queries plus one per entry;
-- **previous**, verify of main at ``PREVIOUS`` (before issue 17's third verify step, 2026-11-30 s4:
-  19.4 ms CPU on a quiet machine), that revision's ``footprint`` extracted with ``git archive`` and
-  imported instead of this checkout's;
+- **previous**, verify of main at ``PREVIOUS`` (before issue 17's fourth verify step, 2026-11-30 s5;
+  18.9–21.6 ms CPU on a quiet machine at the end of s4), that revision's ``footprint`` extracted with
+  ``git archive`` and imported instead of this checkout's;
 - **footprint**: this checkout: the QR code decoded from its own rectangle, found among the page's
-  objects and handed to zxing-cpp as pdfium rendered it; pyHanko's tokens and literal strings read in one
+  objects and handed to zxing-cpp as pdfium rendered it in grey; pyHanko's tokens and literal strings read in one
   step, each object stream's header once per reader, the signer's certificate extracted and checked once
-  per signature; the roots parsed, names prepared and name
+  per signature check; the roots and certificates parsed, names prepared and name
   comparisons remembered once per process; one event loop per thread; the embedded files read from the
   signature check's pyHanko reader; the registry record checked in three SQLAlchemy Core queries on one
   connection.
@@ -51,7 +51,7 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 ISSUER = ROOT / "inventories" / "demo-issuer.yaml"
 PATHS = ("baseline", "previous", "footprint")
-PREVIOUS = "38976df"  # main before issue 17's third verify step (verify16)
+PREVIOUS = "476e49a"  # main before issue 17's fourth verify step (2026-11-30 s5)
 GOAL_MS = 20.0  # issue 17: verify ≤ 20 ms per certificate in a running process
 
 
@@ -166,59 +166,42 @@ def measure_interleaved(home: Path, n: int) -> dict:
     each, the order switching): what the step saves, free of the load's drift between processes."""
     import logging
 
-    from pyhanko.pdf_utils import generic
-    from pyhanko.pdf_utils.reader import PdfFileReader
-    from pyhanko.sign.validation import generic_cms
-
-    from footprint.certificates import pdf_reading, verification
-    from footprint.registry.records import Registry
+    from footprint.certificates import verification
 
     logging.getLogger("pyhanko").setLevel(logging.CRITICAL)
     rows = []
     with _verifying(home) as (pdfs, roots, source):
         for p in pdfs:
             verification.verify(p, roots, source)  # installs the shortcuts
-        on = (pdf_reading._read_literal_string, pdf_reading._object_from_stream,
-              verification._certs_for_validation, verification._signing_certificate_checked, verification._pixels,
-              Registry.checked)
-        off = (pdf_reading._pyhanko_read_literal, pdf_reading._pyhanko_object_from_stream,
-               verification._pyhanko_certs_for_validation, verification._pyhanko_check_signing_certificate,
-               lambda bitmap: bitmap.to_pil(), checked_in_session)
+        replaced = _this_step(verification)
+        on = [getattr(owner, name) for owner, name, _ in replaced]
 
-        def use(functions: tuple) -> None:
-            (generic._read_string_literal_bytes, PdfFileReader._get_object_from_stream,
-             generic_cms.extract_certs_for_validation, generic_cms._check_signing_certificate, verification._pixels,
-             Registry.checked) = functions
+        def use(step_on: bool) -> None:
+            for (owner, name, before), now in zip(replaced, on, strict=True):
+                setattr(owner, name, now if step_on else before)
 
         for p in pdfs:
             pdf = p.read_bytes()
             times: dict[str, list[float]] = {"off": [], "on": []}
             for i in range(2 * n):
                 name = ("off", "on")[(i + (i // 2)) % 2]  # off on on off off on …
-                use(off if name == "off" else on)
+                use(name == "on")
                 c = time.process_time()
                 if not verification.verify(p, roots, source, pdf=pdf).valid:
                     raise SystemExit(f"{p.name}: not valid with this step {name}")
                 times[name].append((time.process_time() - c) * 1000)
             rows.append({"file": p.name, **{k: statistics.median(v) for k, v in times.items()}})
-        use(on)
+        use(True)
     return {"rows": rows}
 
 
-def checked_in_session(registry, number: str):  # noqa: ANN001, ANN201 - Registry; (Record | None, problems)
-    """``Registry.checked`` of main at :data:`PREVIOUS`: the same three Core queries inside an ORM session."""
-    from footprint.registry import audit, seal
-    from footprint.registry.records import _CERTIFICATE, _columns, _key, _record
-
-    with registry.read() as s:
-        row = s.connection().execute(_CERTIFICATE, {"number": _key(number)}).one_or_none()
-        entries, problems = audit.checked_subject(s.connection(), _key(number), registry.seal(),
-                                                  seal.witnessed(registry.witness))
-        state = audit.replay([audit.parse(e) for e in entries])
-        expected = state.rows("certificates").get(_key(number))
-        live = {_key(number): _columns(row)} if row is not None else {}
-        problems += audit.compare(state, {"certificates": live}) if expected or row is not None else []
-        return (_record(row) if row else None), problems
+def _this_step(verification) -> list[tuple[object, str, object]]:  # noqa: ANN001 - the module
+    """(where, name, what it was before) of each replacement of issue 17's fourth verify step (2026-11-30 s5):
+    certificates parsed once per process, the signing-certificate attribute checked once per signature
+    check, the QR code's rectangle rendered in grey."""
+    return [(verification, "_parsed_certificate", lambda cert: cert),
+            (verification, "_signature_check", contextlib.nullcontext),
+            (verification, "_rectangle", lambda page, dpi, crop: page.render(scale=dpi / 72, crop=crop))]
 
 
 def _later_steps_off(verification) -> None:  # noqa: ANN001 - the module
