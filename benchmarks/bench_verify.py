@@ -22,8 +22,8 @@ fresh processes, each verifying every document once untimed and then ``-n`` time
   step, each object stream's header once per reader, the signer's certificate extracted and checked once
   per signature check; the roots and certificates parsed, names prepared and name
   comparisons remembered once per process; one event loop per thread; the embedded files read from the
-  signature check's pyHanko reader; the registry record checked in three SQLAlchemy Core queries on one
-  connection.
+  signature check's pyHanko reader; the registry record checked in one statement on a plain DB-API cursor
+  (benchmarks/bench_registry_lookup.py compares it with the three SQLAlchemy Core queries before it).
 
 It prints the median per document of wall and CPU time (``time.process_time``: the machine may be
 shared), their ratio, each process's peak memory, the stages of one verify (signature checks,

@@ -33,7 +33,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from types import SimpleNamespace
 
-from sqlalchemy import Engine, bindparam, create_engine, event, insert, select, text, update
+from sqlalchemy import Engine, bindparam, create_engine, event, insert, null, select, text, union_all, update
 from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -236,7 +236,7 @@ def _value(v: object) -> object:
 
 def _columns(c: Certificate | _NewRow) -> dict:
     """Every column but the surrogate id: what an ``issue`` entry holds and replay compares."""
-    return {col.name: _value(getattr(c, col.name)) for col in Certificate.__table__.columns if col.name != "id"}
+    return {name: _value(v) if isinstance(v := getattr(c, name), dt.datetime) else v for name in _CERTIFICATE_COLUMNS}
 
 
 def _process() -> dict:
@@ -683,18 +683,26 @@ class Registry:
         """A certificate's record and what is wrong with it against the signed log (empty when nothing).
 
         Cheaper than :meth:`audit_report`: the certificate's own entries are checked (signed, linked)
-        and replayed against its row, the log for gaps, and its head against the witness — in three
-        queries of SQLAlchemy Core (rows with the columns as attributes, as the ORM's objects have them) on one
-        connection in one read transaction, rolled back when the connection closes (no ORM session around it).
+        and replayed against its row, the log for gaps, and its head against the witness. The witness
+        is read first (it is written after its entry's commit, so the database read next holds that
+        entry); then one statement on a plain cursor (:class:`_Lookup`) returns the row, the entries,
+        the hash before each and the log's size, newest number and witnessed hash — one statement is
+        one snapshot on SQLite and PostgreSQL alike, so no transaction is opened around it.
         """
-        with self._reading.connect() as conn:
-            row = conn.execute(_CERTIFICATE, {"number": _key(number)}).one_or_none()
-            entries, problems = audit.checked_subject(conn, _key(number), self.seal(), seal.witnessed(self.witness))
-            state = audit.replay([audit.parse(e) for e in entries])
-            expected = state.rows("certificates").get(_key(number))
-            live = {_key(number): _columns(row)} if row is not None else {}
-            problems += audit.compare(state, {"certificates": live}) if expected or row is not None else []
-            return (_record(row) if row else None), problems
+        key = _key(number)
+        checking = self.seal()
+        witnessed = seal.witnessed(self.witness)
+        size, newest, held, row, entries, befores = self._lookup.run(self.engine, key, witnessed)
+        problems = audit.entry_problems(size, newest, witnessed, held, entries, befores, checking)
+        state = audit.replay([audit.parse(e) for e in entries])
+        expected = state.rows("certificates").get(key)
+        live = {key: _columns(row)} if row is not None else {}
+        problems += audit.compare(state, {"certificates": live}) if expected or row is not None else []
+        return (_record(row) if row else None), problems
+
+    @functools.cached_property
+    def _lookup(self) -> _Lookup:
+        return _Lookup(self.engine.dialect)
 
     def export_payload(self, now: dt.datetime | None = None) -> dict:
         """Every issued certificate with its status, and the log head it was read at: what a buyer
@@ -730,6 +738,66 @@ _CURRENT = (select(_CERTIFICATES.c.id, _CERTIFICATES.c.number, *(_CERTIFICATES.c
 _INSERT_CERTIFICATE = insert(_CERTIFICATES)
 _SUPERSEDE = (update(_CERTIFICATES).where(_CERTIFICATES.c.id == bindparam("row_id"))
               .values({k: bindparam(f"new_{k}") for k in _SUPERSEDED}))
+
+
+_ENTRY, _BEFORE = _LOG.alias("entry"), _LOG.alias("before")
+_EXTENT = select(audit.LOG_SIZE.label("size"), audit.LOG_NEWEST.label("newest"),
+                 select(_LOG.c.hash).where(_LOG.c.seq == bindparam("witnessed")).scalar_subquery().label("held")
+                 ).subquery("extent")
+#: what :meth:`Registry.checked` reads, in one statement: a first row with the log's extent and the
+#: certificate's columns (NULL when there is none), then a row per entry of the certificate with the hash of
+#: the entry before it — in no order (SQLite would sort the rows, PACT JSON and all, to give one)
+_CHECKED = union_all(
+    select(_EXTENT, *_CERTIFICATES.columns, *(null() for _ in range(len(_LOG.columns) + 1)))
+    .select_from(_EXTENT.outerjoin(_CERTIFICATES, _CERTIFICATES.c.number == bindparam("number"))),
+    select(*(null() for _ in range(len(_EXTENT.columns) + len(_CERTIFICATES.columns))), *_ENTRY.columns,
+           _BEFORE.c.hash)
+    .select_from(_ENTRY.outerjoin(_BEFORE, _BEFORE.c.seq == _ENTRY.c.seq - 1))
+    .where(_ENTRY.c.subject == bindparam("number")))
+
+
+class _Lookup:
+    """:data:`_CHECKED` compiled once for a dialect and run on a plain DB-API cursor: no SQLAlchemy
+    result objects, the certificate's columns converted by the same result processors SQLAlchemy applies
+    (SQLite's text times to datetimes, its integers to booleans)."""
+
+    def __init__(self, dialect) -> None:  # noqa: ANN001 - a SQLAlchemy Dialect
+        compiled = _CHECKED.compile(dialect=dialect)
+        self.sql = str(compiled)
+        self.order = compiled.positiontup if compiled.positional else None
+        self.constants = compiled.params  # the bound literals (the 1 of ``seq - 1``); the two parameters are None
+        self.dialect = dialect
+        self.names = [c.name for c in _CERTIFICATES.columns]
+        self.processors: list | None = None  # from the driver's column types (psycopg's), at the first run
+        self.row_end = 3 + len(self.names)
+
+    def run(self, engine: Engine, number: str, witnessed: tuple[int, str] | None) -> tuple:
+        """(log size, newest number, hash at the witnessed number, the row or None, the entries, the hash
+        before each entry numbered above 1)."""
+        params = {**self.constants, "number": number, "witnessed": witnessed[0] if witnessed else -1}
+        connection = engine.raw_connection()
+        try:
+            cursor = connection.cursor()
+            cursor.execute(self.sql, tuple(params[k] for k in self.order) if self.order is not None else params)
+            rows = cursor.fetchall()
+            if self.processors is None:
+                self.processors = [c.type.dialect_impl(self.dialect).result_processor(self.dialect, d[1])
+                                   for c, d in zip(_CERTIFICATES.columns, cursor.description[3:self.row_end],
+                                                   strict=True)]
+            cursor.close()
+        finally:
+            connection.close()  # back to the pool, rolled back
+        first = next(r for r in rows if r[0] is not None)  # the extent's row (its count is never NULL)
+        logged = [r for r in rows if r[0] is None]
+        row = None
+        if first[3] is not None:  # the certificate's id
+            values = first[3:self.row_end]
+            row = _NewRow(**{name: (p(v) if p else v) for name, p, v in zip(self.names, self.processors, values,
+                                                                             strict=True)})
+        logged.sort(key=lambda r: r[self.row_end])
+        entries = [audit.LogRow(*r[self.row_end:-1]) for r in logged]
+        befores = [r[-1] for r in logged if r[self.row_end] > 1]
+        return first[0], first[1], first[2], row, entries, befores
 
 
 class _NewRow(SimpleNamespace):
