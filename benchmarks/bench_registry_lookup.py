@@ -10,9 +10,10 @@ certificate numbers ``-n`` times per round with:
   queries on one connection in a read transaction — the row; the entries with the hash before each; the
   log's count and newest number in one aggregate, with the hash at the witnessed number — the key file
   stat-checked through a cache keyed by a new path object, the witness read with ``read_text``, each entry
-  hashed through ``json.dumps``;
+  hashed through ``json.dumps`` and its signature verified with the public key;
 - **footprint**, this checkout's ``Registry.checked``: one statement on a plain DB-API cursor, the witness read
-  first in plain system calls, the entry hash written out key by key.
+  first in plain system calls, the entry hash written out key by key, a signature compared with the key's
+  own (deterministic) signature of the hash before it is verified.
 
 Rounds alternate the order (previous first, then footprint first, …) in the same process, so the machine's
 drift between minutes falls on both alike; a path's figure is the median of its rounds' per-lookup CPU
@@ -30,6 +31,7 @@ was before this step, schema included.
 from __future__ import annotations
 
 import argparse
+import base64
 import functools
 import hashlib
 import json
@@ -114,6 +116,19 @@ def _previous_witnessed(path: Path) -> tuple[int, str] | None:
                              "truncation") from None
 
 
+def verified_signature(self, entry_hash: str, signature: str | None) -> bool:  # noqa: ANN001 - a Seal
+    """``Seal.check`` before this step: every signature verified with the public key."""
+    from cryptography.exceptions import InvalidSignature
+
+    if not signature:
+        return False
+    try:
+        self.public_key.verify(base64.b64decode(signature, validate=True), bytes.fromhex(entry_hash))
+    except (InvalidSignature, ValueError):
+        return False
+    return True
+
+
 def json_entry_hash(seq: int, at: str, action: str, subject: str, detail: str, prev_hash: str) -> str:
     """``audit.entry_hash`` as defined: SHA-256 of ``json.dumps`` of the entry (sorted keys, no spaces, UTF-8)."""
     entry = {"seq": seq, "at": at, "action": action, "subject": subject, "detail": detail, "prev": prev_hash}
@@ -132,6 +147,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--rounds", type=int, default=8, help="rounds per path, alternating which goes first")
     p.add_argument("-n", type=int, default=20, help="lookups of every number per path and round")
     p.add_argument("--entries", type=int, default=0, help="also measure on a registry of about this many entries")
+    p.add_argument("--postgres", metavar="URL", help="also measure on a copy of the bench registry in this "
+                   "PostgreSQL database (emptied first: a throwaway one, e.g. .ci/postgres.sh's)")
     return p.parse_args(argv)
 
 
@@ -152,22 +169,27 @@ def ab(registry, numbers: list[str], rounds: int, n: int, only: str | None = Non
        ) -> dict[str, tuple[float, float]]:
     """Per path (or ``only`` one), the median over rounds of (CPU, wall) ms per lookup; the two paths must agree
     on every number."""
-    from footprint.registry import audit
+    from footprint.registry import audit, seal
 
-    hashing = audit.entry_hash
+    hashing, checking = audit.entry_hash, seal.Seal.check
+
+    def use(name: str) -> None:
+        audit.entry_hash = json_entry_hash if name == "previous" else hashing
+        seal.Seal.check = verified_signature if name == "previous" else checking
+
     paths = {"previous": lambda number: checked_three_queries(registry, number), "footprint": registry.checked}
     if only:
         paths = {only: paths[only]}
     for number in numbers if not only else ():
-        audit.entry_hash = json_entry_hash
+        use("previous")
         previous = paths["previous"](number)
-        audit.entry_hash = hashing
+        use("footprint")
         if paths["footprint"](number) != previous:
             raise SystemExit(f"{number}: the two lookups differ")
     times: dict[str, list[tuple[float, float]]] = {name: [] for name in paths}
     for i in range(rounds):
         for name in (list(paths) if i % 2 == 0 else list(paths)[::-1]):
-            audit.entry_hash = json_entry_hash if name == "previous" else hashing
+            use(name)
             lookup = paths[name]
             c, w = time.process_time(), time.perf_counter()
             for _ in range(n):
@@ -175,7 +197,7 @@ def ab(registry, numbers: list[str], rounds: int, n: int, only: str | None = Non
                     lookup(number)
             calls = n * len(numbers)
             times[name].append(((time.process_time() - c) * 1e3 / calls, (time.perf_counter() - w) * 1e3 / calls))
-    audit.entry_hash = hashing
+    use("footprint")
     return {name: (statistics.median(t[0] for t in ts), statistics.median(t[1] for t in ts))
             for name, ts in times.items()}
 
@@ -231,6 +253,30 @@ def synthesise(source: Path, target: Path, home: Path, entries: int) -> Path:
     return target
 
 
+def copy_to(source: Path, url: str, home: Path) -> str:
+    """The bench registry's certificates, counters and audit log copied into the (emptied) database at ``url``,
+    with its witness: the same registry on PostgreSQL."""
+    from sqlalchemy import create_engine, insert, select, text
+
+    from footprint.registry import seal
+    from footprint.registry.records import Registry, _normalise
+    from footprint.registry.schema import AuditEntry, Certificate, Counter
+
+    engine = create_engine(_normalise(url))
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+    with Registry(f"sqlite:///{source}", home) as old, Registry(url, home) as new:
+        with old.engine.connect() as read, new.engine.begin() as write:
+            for table in (Certificate.__table__, Counter.__table__, AuditEntry.__table__):
+                write.execute(insert(table), [r._asdict() for r in read.execute(select(table))])
+            newest, digest = write.execute(text("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")).one()
+        seal.witness_path(home, _normalise(url)).unlink(missing_ok=True)
+        seal.witness(new.witness, newest, digest)
+    return url
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     from footprint.engine import home
@@ -249,6 +295,11 @@ def main(argv: list[str] | None = None) -> int:
     with Registry(f"sqlite:///{db}", data_dir) as registry:
         numbers = _numbers(registry)
         _print(f"\nbench registry {db} ({len(numbers)} certificates):", ab(registry, numbers, args.rounds, args.n))
+    if args.postgres:
+        with Registry(copy_to(db, args.postgres, data_dir), data_dir) as registry:
+            numbers = _numbers(registry)
+            _print(f"\nthe same registry on PostgreSQL ({registry.engine.url.render_as_string(hide_password=True)}, "
+                   "loopback):", ab(registry, numbers, args.rounds, args.n))
     if args.entries:
         big = synthesise(db, data_dir / "bench-registry-lookup" / f"registry-{args.entries}.sqlite", data_dir,
                          args.entries)

@@ -5,6 +5,7 @@ when reachable, PostgreSQL. And the entry hash written out key by key is ``json.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import importlib.util
 import json
@@ -96,6 +97,8 @@ def test_the_one_statement_lookup_says_what_the_three_query_lookup_says(registry
     try:
         same()
         assert said[-1] == [] and reader.checked(first)[0].status == "withdrawn"
+        with reader.engine.connect() as conn:  # the connection the lookup ran on in autocommit, back in the pool
+            assert getattr(conn.connection.driver_connection, "autocommit", False) is False
         assert reader.checked(third)[0].review == {"reviewer": "li.wei", "seq": 3}
         _disable_append_only(registry)
         tamperings = [
@@ -183,3 +186,21 @@ def test_a_large_log_is_counted_and_searched_through_its_indexes(registry):  # n
     assert not [p for p in plan if p.startswith("SCAN") and "INDEX" not in p and "CONSTANT" not in p
                 and "extent" not in p], plan
     assert "Count" in program  # the b-tree's own count of its pages' cells, not a step per entry
+
+
+def test_a_signature_checked_against_the_key_s_own_is_what_verifying_says(tmp_path):
+    """The key's own (deterministic) signature of a hash is the one it wrote; every other signature is verified:
+    valid, altered, another key's, another hash's, not base64, empty — as the public key alone judges them."""
+    path = tmp_path / "key.pem"
+    _write_key(path)
+    key, other = seal._read(path), Ed25519PrivateKey.generate()
+    public_only = seal.Seal(key.public_key, None, path)
+    digest, another = "ab" * 32, "cd" * 32
+    good = key.sign(digest)
+    altered = base64.b64encode(bytes([base64.b64decode(good)[0] ^ 1]) + base64.b64decode(good)[1:]).decode()
+    foreign = base64.b64encode(other.sign(bytes.fromhex(digest))).decode()
+    for h, signature, valid in ((digest, good, True), (another, good, False), (digest, altered, False),
+                                (digest, foreign, False), (digest, "not base64!", False), (digest, "", False),
+                                (digest, None, False), ("zz", good, False), (digest, good[:-4], False)):
+        assert key.check(h, signature) is public_only.check(h, signature) is bench.verified_signature(
+            key, h, signature) is valid, (h, signature)

@@ -776,7 +776,13 @@ class _Lookup:
         before each entry numbered above 1)."""
         params = {**self.constants, "number": number, "witnessed": witnessed[0] if witnessed else -1}
         connection = engine.raw_connection()
+        driver = connection.driver_connection
+        # psycopg outside autocommit sends BEGIN before the statement and ROLLBACK when the pool takes the
+        # connection back: two round trips for nothing around one statement (sqlite3 here is in autocommit)
+        plain = getattr(driver, "autocommit", None) is False
         try:
+            if plain:
+                driver.autocommit = True
             cursor = connection.cursor()
             cursor.execute(self.sql, tuple(params[k] for k in self.order) if self.order is not None else params)
             rows = cursor.fetchall()
@@ -786,7 +792,9 @@ class _Lookup:
                                                    strict=True)]
             cursor.close()
         finally:
-            connection.close()  # back to the pool, rolled back
+            if plain and not driver.closed:
+                driver.autocommit = False
+            connection.close()  # back to the pool (rolled back, when a transaction is open)
         first = next(r for r in rows if r[0] is not None)  # the extent's row (its count is never NULL)
         logged = [r for r in rows if r[0] is None]
         row = None

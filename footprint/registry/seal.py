@@ -18,6 +18,7 @@ import base64
 import fcntl
 import functools
 import hashlib
+import hmac
 import json
 import os
 from dataclasses import dataclass
@@ -58,10 +59,21 @@ class Seal:
         return base64.b64encode(self.private_key.sign(bytes.fromhex(entry_hash))).decode()
 
     def check(self, entry_hash: str, signature: str | None) -> bool:
+        """Whether ``signature`` is this key's signature of ``entry_hash``.
+
+        Ed25519 signs deterministically (RFC 8032: the nonce is a hash of the key and the message), so a
+        signature equal to the one the private key makes of the hash now is that key's signature; making it
+        costs a third of verifying one (~50 µs against ~155 here, two per certificate verified). They are
+        compared in constant time (the key's signature of a hash given by whoever wrote the row is never
+        to leak). Any other signature is verified with the public key, as one from another signer would be.
+        """
         if not signature:
             return False
         try:
-            self.public_key.verify(base64.b64decode(signature, validate=True), bytes.fromhex(entry_hash))
+            raw, digest = base64.b64decode(signature, validate=True), bytes.fromhex(entry_hash)
+            if self.private_key is not None and hmac.compare_digest(self.private_key.sign(digest), raw):
+                return True
+            self.public_key.verify(raw, digest)
         except (InvalidSignature, ValueError):
             return False
         return True
