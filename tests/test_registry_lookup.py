@@ -204,3 +204,18 @@ def test_a_signature_checked_against_the_key_s_own_is_what_verifying_says(tmp_pa
                                 (digest, None, False), ("zz", good, False), (digest, good[:-4], False)):
         assert key.check(h, signature) is public_only.check(h, signature) is bench.verified_signature(
             key, h, signature) is valid, (h, signature)
+
+
+def test_a_lookup_after_the_server_dropped_its_connection_runs_on_a_new_one(registry):  # noqa: F811
+    """PostgreSQL: the lookup's pool pings no connection before use; one the server ended is dropped when the
+    statement fails on it, and the statement runs once more on a new connection."""
+    if registry.dialect != "postgresql":
+        pytest.skip("SQLite has no server to end a connection")
+    number = _issue(registry, "a", 1)
+    before = registry.checked(number)
+    with registry.engine.begin() as conn:
+        ended = conn.execute(text("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                                  "WHERE datname = current_database() AND pid <> pg_backend_pid()")).scalar()
+    assert ended >= 1  # the lookup's pooled connection among them
+    assert registry.checked(number) == before == bench.checked_three_queries(registry, number)
+    assert before[0].number == number and before[1] == []

@@ -366,6 +366,8 @@ class Registry:
         return cls(url or default_url(home), home)
 
     def close(self) -> None:
+        if "_lookup" in self.__dict__:
+            self._lookup.close()
         self.engine.dispose()
 
     def __enter__(self) -> Registry:
@@ -692,7 +694,7 @@ class Registry:
         key = _key(number)
         checking = self.seal()
         witnessed = seal.witnessed(self.witness)
-        size, newest, held, row, entries, befores = self._lookup.run(self.engine, key, witnessed)
+        size, newest, held, row, entries, befores = self._lookup.run(key, witnessed)
         problems = audit.entry_problems(size, newest, witnessed, held, entries, befores, checking)
         state = audit.replay([audit.parse(e) for e in entries])
         expected = state.rows("certificates").get(key)
@@ -702,7 +704,7 @@ class Registry:
 
     @functools.cached_property
     def _lookup(self) -> _Lookup:
-        return _Lookup(self.engine.dialect)
+        return _Lookup(self.engine)
 
     def export_payload(self, now: dt.datetime | None = None) -> dict:
         """Every issued certificate with its status, and the log head it was read at: what a buyer
@@ -759,42 +761,37 @@ _CHECKED = union_all(
 class _Lookup:
     """:data:`_CHECKED` compiled once for a dialect and run on a plain DB-API cursor: no SQLAlchemy
     result objects, the certificate's columns converted by the same result processors SQLAlchemy applies
-    (SQLite's text times to datetimes, its integers to booleans)."""
+    (SQLite's text times to datetimes, its integers to booleans).
 
-    def __init__(self, dialect) -> None:  # noqa: ANN001 - a SQLAlchemy Dialect
+    On PostgreSQL it has a pool of its own, without the registry engine's ping at every checkout (a round
+    trip before each lookup): a connection found broken when the statement runs is dropped and the
+    statement run once more on a new one — what the ping would have done first.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        dialect = engine.dialect
         compiled = _CHECKED.compile(dialect=dialect)
         self.sql = str(compiled)
         self.order = compiled.positiontup if compiled.positional else None
         self.constants = compiled.params  # the bound literals (the 1 of ``seq - 1``); the two parameters are None
         self.dialect = dialect
+        self.engine = engine if dialect.name == "sqlite" else create_engine(engine.url, pool_pre_ping=False)
+        self.own = self.engine is not engine
         self.names = [c.name for c in _CERTIFICATES.columns]
         self.processors: list | None = None  # from the driver's column types (psycopg's), at the first run
         self.row_end = 3 + len(self.names)
 
-    def run(self, engine: Engine, number: str, witnessed: tuple[int, str] | None) -> tuple:
+    def close(self) -> None:
+        if self.own:
+            self.engine.dispose()
+
+    def run(self, number: str, witnessed: tuple[int, str] | None) -> tuple:
         """(log size, newest number, hash at the witnessed number, the row or None, the entries, the hash
         before each entry numbered above 1)."""
         params = {**self.constants, "number": number, "witnessed": witnessed[0] if witnessed else -1}
-        connection = engine.raw_connection()
-        driver = connection.driver_connection
-        # psycopg outside autocommit sends BEGIN before the statement and ROLLBACK when the pool takes the
-        # connection back: two round trips for nothing around one statement (sqlite3 here is in autocommit)
-        plain = getattr(driver, "autocommit", None) is False
-        try:
-            if plain:
-                driver.autocommit = True
-            cursor = connection.cursor()
-            cursor.execute(self.sql, tuple(params[k] for k in self.order) if self.order is not None else params)
-            rows = cursor.fetchall()
-            if self.processors is None:
-                self.processors = [c.type.dialect_impl(self.dialect).result_processor(self.dialect, d[1])
-                                   for c, d in zip(_CERTIFICATES.columns, cursor.description[3:self.row_end],
-                                                   strict=True)]
-            cursor.close()
-        finally:
-            if plain and not driver.closed:
-                driver.autocommit = False
-            connection.close()  # back to the pool (rolled back, when a transaction is open)
+        rows = self._rows(params, retry=self.own)
+        if rows is None:  # the pooled connection was broken (the server restarted): once more, on a new one
+            rows = self._rows(params, retry=False)
         first = next(r for r in rows if r[0] is not None)  # the extent's row (its count is never NULL)
         logged = [r for r in rows if r[0] is None]
         row = None
@@ -806,6 +803,36 @@ class _Lookup:
         entries = [audit.LogRow(*r[self.row_end:-1]) for r in logged]
         befores = [r[-1] for r in logged if r[self.row_end] > 1]
         return first[0], first[1], first[2], row, entries, befores
+
+    def _rows(self, params: dict, retry: bool) -> list | None:
+        """The statement's rows; None when ``retry`` and the connection turned out broken (then dropped)."""
+        connection = self.engine.raw_connection()
+        driver = connection.driver_connection
+        # psycopg outside autocommit sends BEGIN before the statement and ROLLBACK when the pool takes the
+        # connection back: two round trips for nothing around one statement (sqlite3 here is in autocommit)
+        plain = getattr(driver, "autocommit", None) is False
+        cursor = None
+        try:
+            if plain:
+                driver.autocommit = True
+            cursor = connection.cursor()
+            cursor.execute(self.sql, tuple(params[k] for k in self.order) if self.order is not None else params)
+            rows = cursor.fetchall()
+            if self.processors is None:
+                self.processors = [c.type.dialect_impl(self.dialect).result_processor(self.dialect, d[1])
+                                   for c, d in zip(_CERTIFICATES.columns, cursor.description[3:self.row_end],
+                                                   strict=True)]
+            cursor.close()
+        except self.dialect.loaded_dbapi.Error as e:
+            if not (retry and self.dialect.is_disconnect(e, driver, cursor)):
+                raise
+            connection.invalidate()
+            return None
+        finally:
+            if plain and not driver.closed:
+                driver.autocommit = False
+            connection.close()  # back to the pool (rolled back, when a transaction is open)
+        return rows
 
 
 class _NewRow(SimpleNamespace):
