@@ -760,7 +760,6 @@ _SUPERSEDE = (update(_CERTIFICATES).where(_CERTIFICATES.c.id == bindparam("row_i
 
 
 _ENTRY, _BEFORE = _LOG.alias("entry"), _LOG.alias("before")
-_ENTRY, _BEFORE = _LOG.alias("entry"), _LOG.alias("before")
 _EXTENT_COLUMNS = 5  # first (a marker), size, newest, held, snapshot
 
 
