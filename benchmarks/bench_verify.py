@@ -222,6 +222,10 @@ def _later_steps_off(verification) -> None:  # noqa: ANN001 - the module
         Name.__eq__, Name.hashable = verification._asn1_name_eq, verification._asn1_name_hashable
 
     pdf_reading._fast_pdf_objects = lambda: None
+    pdf_reading._fast_whole_objects = lambda: None  # the one-pass reading (benchmarks/bench_pdf_reading.py)
+    pdf_reading._fast_text_strings = lambda: None
+    pdf_reading._fast_xref_streams = lambda: None
+    pdf_reading._fast_object_headers = lambda: None
     verification._signer_checked_once = lambda: None
     pdf_reading._fast_pdf_tokens = lambda: None
     verification._validated = validate_pdf_signature

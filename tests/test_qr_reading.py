@@ -159,11 +159,12 @@ def test_a_coloured_code_reads_in_its_rectangle_as_in_the_whole_page_image():
 def _without_library_replacements(monkeypatch) -> None:  # noqa: ANN001 - pytest's fixture
     """pyHanko's and asn1crypto's own functions back in place, and a new event loop per validation."""
     from asn1crypto.x509 import Name, NameTypeAndValue
-    from pyhanko.pdf_utils import generic, misc
+    from pyhanko.pdf_utils import generic, misc, xref
     from pyhanko.pdf_utils.reader import PdfFileReader
     from pyhanko.sign.validation import generic_cms, validate_pdf_signature
 
     verification._check_signature(b"", [], verification.Verdict("x"), dt.datetime.now(dt.UTC))  # installs them
+    assert pdf_reading._pyhanko_read_dictionary is not None
     for module, name, original in ((generic, "read_hex_string_from_stream", pdf_reading._pyhanko_read_hex),
                                    (generic, "read_until_delimiter", pdf_reading._pyhanko_read_token),
                                    (generic, "_decode_name", pdf_reading._pyhanko_decode_name),
@@ -175,6 +176,12 @@ def _without_library_replacements(monkeypatch) -> None:  # noqa: ANN001 - pytest
                                    (generic, "_read_string_literal_bytes", pdf_reading._pyhanko_read_literal),
                                    (PdfFileReader, "_get_object_from_stream",
                                     pdf_reading._pyhanko_object_from_stream),
+                                   (generic, "read_object", pdf_reading._pyhanko_read_object),
+                                   (generic.DictionaryObject, "read_from_stream",
+                                    staticmethod(pdf_reading._pyhanko_read_dictionary)),
+                                   (generic, "pdf_string", pdf_reading._pyhanko_pdf_string),
+                                   (xref, "parse_xref_stream", pdf_reading._pyhanko_parse_xref_stream),
+                                   (xref.XRefSectionData, "process_entries", pdf_reading._pyhanko_process_entries),
                                    (generic_cms, "extract_certs_for_validation",
                                     verification._pyhanko_certs_for_validation),
                                    (generic_cms, "_check_signing_certificate",
