@@ -1,6 +1,6 @@
 """pyHanko's reading of a document during ``footprint verify``, with the one-pass reading against without it.
 
-    python benchmarks/bench_pdf_reading.py [--home DIR] [--rounds 8] [-n 3]
+    python benchmarks/bench_pdf_reading.py [--home DIR] [--rounds 8] [-n 3] [--verify]
 
 Not a test. The documents are benchmarks/bench_verify.py's (the demo park's certificates and the demo shipment
 declaration, issued once into ``<home>/bench-verify/``). What is timed is verify's PDF object reading, per
@@ -17,7 +17,8 @@ dictionary), ``verification.embedded_files(pdf, reader)`` (the names tree, file 
 Both in one process, switched per round in alternating order (before, one pass, one pass, before, …): the machine
 drifts and is shared. Each round reads every document ``-n`` times; the figure is the median over the rounds of
 the CPU time (``time.process_time``) per document, with wall time beside it. Both readings must give the same
-signatures' byte ranges and embedded files, or it exits 1. JSON goes to benchmarks/results/ (git-ignored).
+signatures' byte ranges and embedded files, or it exits 1. With ``--verify``, whole ``verification.verify`` calls
+(every check, every verdict valid) are timed the same way instead. JSON goes to benchmarks/results/ (git-ignored).
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="throwaway data directory (never your real FOOTPRINT_HOME)")
     p.add_argument("--rounds", type=int, default=8, help="rounds of each reading, alternating (at least 6)")
     p.add_argument("-n", type=int, default=3, help="readings of every document per round")
+    p.add_argument("--verify", action="store_true", help="time whole verify calls instead of the reading")
     return p.parse_args(argv)
 
 
@@ -67,19 +69,30 @@ def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(ROOT / "benchmarks"))
     import logging
 
-    from bench_verify import documents
+    from bench_verify import _verifying
 
-    from footprint.certificates import pdf_reading
+    from footprint.certificates import pdf_reading, verification
 
     logging.getLogger("pyhanko").setLevel(logging.CRITICAL)
-    _db, paths = documents(data_dir)
-    pdfs = [p.read_bytes() for p in paths]
+    with _verifying(data_dir) as (paths, roots, source):
+        return measure(args, [(p, p.read_bytes()) for p in paths], pdf_reading,
+                       lambda path, pdf: verification.verify(path, roots, source, pdf=pdf).valid)
+
+
+def measure(args: argparse.Namespace, documents: list, pdf_reading, verified) -> int:  # noqa: ANN001
+    """The alternating rounds, the report and the JSON."""
+    paths, pdfs = [p for p, _ in documents], [pdf for _, pdf in documents]
+    what = "verify" if args.verify else "verify's PDF reading"
+
+    def one(path: Path, pdf: bytes):  # noqa: ANN202
+        return verified(path, pdf) if args.verify else read(pdf)
+
     pdf_reading.fast_pdf_reading()
     results = {}
     for on in (False, True):
         pdf_reading._use_one_pass_reading(on)
-        results[on] = [read(pdf) for pdf in pdfs]  # also warms both up
-    same = results[False] == results[True]
+        results[on] = [one(path, pdf) for path, pdf in documents]  # also warms both up
+    same = results[False] == results[True] and (not args.verify or all(results[True]))
     load = os.getloadavg()[0]
     cpu: dict[bool, list[float]] = {False: [], True: []}
     wall: dict[bool, list[float]] = {False: [], True: []}
@@ -88,26 +101,26 @@ def main(argv: list[str] | None = None) -> int:
             pdf_reading._use_one_pass_reading(on)
             w, c = time.perf_counter(), time.process_time()
             for _ in range(args.n):
-                for pdf in pdfs:
-                    read(pdf)
+                for path, pdf in documents:
+                    one(path, pdf)
             count = args.n * len(pdfs)
             cpu[on].append((time.process_time() - c) * 1000 / count)
             wall[on].append((time.perf_counter() - w) * 1000 / count)
     pdf_reading._use_one_pass_reading(True)
     before, after = statistics.median(cpu[False]), statistics.median(cpu[True])
     kib = statistics.median(len(p) for p in pdfs) / 1024
-    print(f"verify's PDF reading per document ({len(pdfs)} documents, median {kib:.0f} KiB; {os.cpu_count()} CPUs, "
+    print(f"{what} per document ({len(paths)} documents, median {kib:.0f} KiB; {os.cpu_count()} CPUs, "
           f"load average {load:.1f} at the start, {os.getloadavg()[0]:.1f} at the end), median of "
-          f"{len(cpu[True])} alternating rounds of {args.n} readings each:")
+          f"{len(cpu[True])} alternating rounds of {args.n} {'verifications' if args.verify else 'readings'} each:")
     print(f"  before (pyHanko + token shortcuts): CPU {before:.2f} ms, wall {statistics.median(wall[False]):.2f} ms")
     print(f"  one pass:                           CPU {after:.2f} ms, wall {statistics.median(wall[True]):.2f} ms")
     print(f"  ratio {before / after:.2f}x CPU ({before - after:.2f} ms saved); rounds' CPU ms before "
           f"{[round(x, 2) for x in cpu[False]]}, one pass {[round(x, 2) for x in cpu[True]]}")
-    print(f"  the same signatures and embedded files both ways: {same}; goal <= {GOAL_MS} ms CPU: "
-          f"{'MET' if after <= GOAL_MS else 'NOT met'}")
+    print(f"  the same {'verdicts (all valid)' if args.verify else 'signatures and embedded files'} both ways: {same}"
+          + ("" if args.verify else f"; goal <= {GOAL_MS} ms CPU: {'MET' if after <= GOAL_MS else 'NOT met'}"))
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / f"bench_pdf_reading-{datetime.now(UTC):%Y%m%dT%H%M%S}.json"
-    out.write_text(json.dumps({"n": args.n, "documents": len(pdfs), "load": [load, os.getloadavg()[0]],
+    out.write_text(json.dumps({"what": what, "n": args.n, "documents": len(pdfs), "load": [load, os.getloadavg()[0]],
                                "cpu_ms": {"before": cpu[False], "one_pass": cpu[True]},
                                "wall_ms": {"before": wall[False], "one_pass": wall[True]}}, indent=1))
     print(f"JSON: {out}")
