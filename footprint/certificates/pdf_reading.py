@@ -17,6 +17,7 @@ import codecs
 import decimal
 import io
 import re
+import threading
 
 _HEX_STRING = re.compile(rb"<([0-9A-Fa-f]*)>")
 _HEX_CHUNK = 1 << 20
@@ -618,14 +619,19 @@ def _fast_object_headers() -> None:
 def fast_pdf_reading() -> None:
     """pyHanko's object reader with this module's exact shortcuts (hex and literal strings, tokens, object
     streams, whole objects, string objects, cross-reference streams; once per process); signing reads each new
-    certificate with it too."""
-    _fast_hex_strings()
-    _fast_pdf_tokens()
-    _fast_pdf_objects()
-    _fast_whole_objects()
-    _fast_text_strings()
-    _fast_xref_streams()
-    _fast_object_headers()
+    certificate with it too. Under one lock: two threads installing at once (two first verifies, or a verify
+    and a signing) could keep a replacement as pyHanko's own function, which would then call itself."""
+    with _INSTALLING:
+        _fast_hex_strings()
+        _fast_pdf_tokens()
+        _fast_pdf_objects()
+        _fast_whole_objects()
+        _fast_text_strings()
+        _fast_xref_streams()
+        _fast_object_headers()
+
+
+_INSTALLING = threading.Lock()
 
 
 def _use_one_pass_reading(on: bool) -> None:
@@ -634,10 +640,7 @@ def _use_one_pass_reading(on: bool) -> None:
     benchmarks/bench_pdf_reading.py compare it with pyHanko's own reading."""
     from pyhanko.pdf_utils import generic, reader, xref
 
-    _fast_whole_objects()
-    _fast_text_strings()
-    _fast_xref_streams()
-    _fast_object_headers()
+    fast_pdf_reading()
     xref.read_object_header = reader.read_object_header = _object_header if on else _pyhanko_object_header
     xref.parse_xref_stream = _XRefStreamEntries if on else _pyhanko_parse_xref_stream
     xref.XRefSectionData.process_entries = _processed_entries if on else _pyhanko_process_entries
