@@ -157,6 +157,7 @@ def _verifying(home: Path):  # noqa: ANN202 - yields (documents, trust roots, th
     from footprint.registry.records import Registry
 
     db, pdfs = documents(home)
+    db = Path(os.environ.get("FOOTPRINT_BENCH_REGISTRY") or db)  # the previous path's copy (:func:`previous_registry`)
     with Registry(f"sqlite:///{db}") as registry:
         yield pdfs, keys.trust_roots(home), verification.DatabaseSource(registry)
 
@@ -277,8 +278,10 @@ def _pages(pdf: bytes) -> int:
 
 
 def _child(path: str, args: argparse.Namespace, previous: Path) -> dict:
-    """One path measured in a fresh process; ``previous`` imports main at :data:`PREVIOUS` (the tree ``previous``)."""
-    env = dict(os.environ, PYTHONPATH=str(previous)) if path == "previous" else None
+    """One path measured in a fresh process; ``previous`` imports main at :data:`PREVIOUS` (the tree ``previous``)
+    and reads its own copy of the registry (:func:`previous_registry`)."""
+    env = dict(os.environ, PYTHONPATH=str(previous), FOOTPRINT_BENCH_REGISTRY=str(previous / "registry.sqlite")) \
+        if path == "previous" else None
     out = subprocess.run([sys.executable, __file__, "--home", args.home, "-n", str(args.n), "--measure", path],
                          capture_output=True, text=True, check=False, env=env)
     if out.returncode:
@@ -309,6 +312,32 @@ def extract_previous(folder: Path, revision: str = PREVIOUS) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
     return folder
+
+
+def previous_registry(home: Path, previous: Path) -> Path:
+    """A copy of the bench registry (and its witness) in ``previous``, migrated down to the newest revision
+    main at :data:`PREVIOUS` knows: a registry upgraded by this checkout is refused by older code."""
+    import shutil
+
+    from alembic import command
+    from alembic.script import ScriptDirectory
+    from sqlalchemy import create_engine
+
+    from footprint.registry import seal
+    from footprint.registry.records import _migrations_config
+
+    db, _pdfs = documents(home)
+    copy = previous / "registry.sqlite"
+    shutil.copyfile(db, copy)
+    witness = seal.witness_path(home, f"sqlite:///{db}")
+    if witness.exists():
+        shutil.copyfile(witness, seal.witness_path(home, f"sqlite:///{copy}"))
+    head = ScriptDirectory(str(previous / "footprint" / "registry" / "migrations")).get_current_head()
+    engine = create_engine(f"sqlite:///{copy}")
+    with engine.begin() as conn:
+        command.downgrade(_migrations_config(conn), head)
+    engine.dispose()
+    return copy
 
 
 def report(runs: dict[str, dict], args: argparse.Namespace) -> bool:
@@ -363,6 +392,7 @@ def main(argv: list[str] | None = None) -> int:
           flush=True)
     with tempfile.TemporaryDirectory(prefix="bench-verify-") as tmp:
         previous = extract_previous(Path(tmp))
+        previous_registry(data_dir, previous)
         load = os.getloadavg()[0]
         rounds: dict[str, list[dict]] = {"baseline": [_child("baseline", args, previous)], "previous": [],
                                          "footprint": []}
