@@ -61,7 +61,7 @@ test: install
 # Speed (README "Speed", benchmarks/README.md): each benchmark against its named baseline measured in the
 # same run, wall and CPU time, sizes, peak memory; all in one throwaway data directory (make bench BENCH_HOME=DIR).
 BENCH_HOME ?= /tmp/footprint-bench-home
-BENCHES := bench_engine.py bench_certificates.py bench_verify.py bench_signing.py
+BENCHES := bench_engine.py bench_certificates.py bench_verify.py bench_registry_lookup.py bench_pdf_reading.py bench_signing.py
 
 bench: install
 	@set -e; for b in $(BENCHES); do echo "== benchmarks/$$b --home $(BENCH_HOME)"; \

@@ -1,0 +1,1 @@
+"""The web app of ``footprint serve`` for manufacturers, reviewers, issuers and admins (DESIGN §7)."""
