@@ -150,52 +150,16 @@ def witness_path(home: Path, url: str) -> Path:
 
 
 def witnessed(path: Path) -> tuple[int, str] | None:
-    """(sequence, hash) of the newest entry this data directory saw written, if any.
-
-    The file is read at every call (a lookup must see a witness written a moment ago); what it says is
-    parsed again only when its bytes differ from the last ones read from that path.
-    """
+    """(sequence, hash) of the newest entry this data directory saw written, if any (read at every call: a
+    lookup must see a witness written a moment ago)."""
     try:
-        data: bytes | None = _read_witness(str(path))
-    except FileNotFoundError:
-        return None
-    except OSError:
-        data = None  # read below as open() reads it, for its error naming the file (a directory, no permission)
-    try:
-        if data is None:
-            data = path.read_bytes()
-        seen = _witnesses.get(path)
-        if seen is not None and seen[0] == data:
-            return seen[1]
-        text = data.decode("utf-8")
-        if "\r" in text:  # as a text-mode read would give it
-            text = text.replace("\r\n", "\n").replace("\r", "\n")
-        parsed = json.loads(text)
-        head = int(parsed["seq"]), str(parsed["hash"])
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return int(data["seq"]), str(data["hash"])
     except FileNotFoundError:
         return None
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise SealError(f"{path}: unreadable audit witness ({e}); the audit log cannot be checked for "
                         "truncation") from None
-    if len(_witnesses) >= 64:
-        _witnesses.clear()
-    _witnesses[path] = data, head
-    return head
-
-
-_witnesses: dict[Path, tuple[bytes, tuple[int, str]]] = {}  # path → the bytes last read there and what they say
-
-
-def _read_witness(path: str) -> bytes:
-    """The whole file in plain system calls (cheaper than a buffered file object for a file of ~90 bytes)."""
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        chunks = [os.read(fd, 4096)]
-        while chunks[-1]:
-            chunks.append(os.read(fd, 65536))
-        return b"".join(chunks)
-    finally:
-        os.close(fd)
 
 
 def witness(path: Path, seq: int, entry_hash: str) -> None:
